@@ -1,0 +1,51 @@
+# Comptoir: `make run` serves the demo shop; `make test` runs the whole suite against real services.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := shop
+
+.PHONY: run test install system-deps system-deps-test translations compile-translations lint bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@scripts/system-deps.sh run
+
+system-deps-test:
+	@scripts/system-deps.sh test
+
+compile-translations: install
+	@$(BIN)/pybabel compile -q -d translations
+
+## extract, update and compile the gettext catalogues
+translations: install
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project Comptoir .
+	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -q -d translations
+
+run: system-deps install compile-translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask shop seed-demo --if-empty
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: system-deps-test install compile-translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check shop tests worker.py bench
+	$(BIN)/ruff format --check shop tests worker.py bench
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,58 @@
+"""``flask shop ...``: operator commands, each a thin call into a service."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from shop.accounts import services as accounts
+from shop.accounts.models import Role, User
+from shop.extensions import db
+from shop.jobs import wait_for_inprocess_jobs
+
+shop_cli = AppGroup("shop", help="Comptoir operations.")
+
+DEMO_PASSWORD = "comptoir-demo-2026"  # noqa: S105  (demo data only, refused in production)
+
+
+@shop_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--role",
+    type=click.Choice([Role.ADMIN, Role.MANAGER, Role.SUPPORT]),
+    default=Role.ADMIN,
+    show_default=True,
+)
+@click.option("--locale", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def create_admin(email: str, password: str, role: str, locale: str) -> None:
+    """Create a staff account (or promote an existing one and set its password)."""
+    try:
+        user = accounts.create_staff(email, password, role=role, locale=locale)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error.message)) from error
+    wait_for_inprocess_jobs(current_app)
+    click.echo(f"{user.role} {user.email} ready")
+
+
+@shop_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the shop already has data.")
+def seed_demo(if_empty: bool) -> None:
+    """Load the bilingual demo shop (refused in production)."""
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("seed-demo is for development and demos, not production")
+    has_users = db.session.execute(db.select(User.id).limit(1)).first() is not None
+    if if_empty and has_users:
+        click.echo("demo: the database already has data, nothing loaded")
+        return
+    from shop import demo
+
+    summary = demo.load(password=DEMO_PASSWORD)
+    wait_for_inprocess_jobs(current_app)
+    for line in summary:
+        click.echo(f"demo: {line}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(shop_cli)

@@ -1,0 +1,150 @@
+"""Background jobs: enqueued only after the transaction that asked for them commits.
+
+With ``REDIS_URL`` set, jobs go to RQ and ``worker.py`` runs them. Without it (the
+embedded default) they run in-process, one at a time, on a background thread.
+Job functions take ids, build their own app context, and are safe to run twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from shop.extensions import db
+
+log = logging.getLogger("shop.jobs")
+_DEFERRED = "comptoir_deferred_jobs"
+_worker_app: Flask | None = None
+
+
+# -- deferring until commit -------------------------------------------------------------
+
+
+def defer(func: Callable[..., Any], *args: Any) -> None:
+    """Run ``func(*args)`` as a job once the current transaction commits."""
+    db.session().info.setdefault(_DEFERRED, []).append((func, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_DEFERRED, None)
+    if pending and has_app_context():
+        for func, args in pending:
+            enqueue(func, *args)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_DEFERRED, None)
+
+
+def redis_connection(app: Flask | None = None) -> redis.Redis | None:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    connection = app.extensions.get("comptoir_redis")
+    if connection is None:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=3)
+        app.extensions["comptoir_redis"] = connection
+    return connection
+
+
+def queue(app: Flask | None = None) -> Queue | None:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    connection = redis_connection(app)
+    if connection is None:
+        return None
+    return Queue(app.config["RQ_QUEUE"], connection=connection)
+
+
+def enqueue(func: Callable[..., Any], *args: Any) -> Future[Any] | None:
+    """Send a job to RQ, or run it in-process when Redis is not configured.
+
+    If Redis is configured but down, the job is logged and dropped: the work it
+    stands for is still in the database and a sweep picks it up later.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rq_queue = queue(app)
+    if rq_queue is None:
+        return _executor(app).submit(_run_in_app, app, func, args)
+    try:
+        rq_queue.enqueue(func, *args)
+    except redis.RedisError as error:
+        log.warning("enqueue failed", extra={"job": func.__name__, "error": str(error)})
+    return None
+
+
+# -- in-process runner -----------------------------------------------------------------
+
+
+def _executor(app: Flask) -> ThreadPoolExecutor:
+    executor = app.extensions.get("comptoir_jobs")
+    if executor is None:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="comptoir-job")
+        app.extensions["comptoir_jobs"] = executor
+    return executor
+
+
+def _run_in_app(app: Flask, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    with app.app_context():
+        try:
+            return func(*args)
+        except Exception:
+            log.exception("in-process job failed", extra={"job": func.__name__})
+            raise
+
+
+def wait_for_inprocess_jobs(app: Flask) -> None:
+    """Block until the in-process jobs queued so far have run (for the CLI and tests)."""
+    executor = app.extensions.get("comptoir_jobs")
+    if executor is not None:
+        executor.submit(lambda: None).result()
+
+
+# -- worker side -----------------------------------------------------------------------
+
+
+def use_worker_app(app: Flask) -> None:
+    """Called by worker.py: jobs run in this app, built once before forking."""
+    global _worker_app
+    _worker_app = app
+    with app.app_context():
+        engine = db.engine
+    # A forked work horse must not reuse the parent's database connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+
+
+@contextlib.contextmanager
+def job_context() -> Iterator[None]:
+    global _worker_app
+    if has_app_context():
+        yield
+        return
+    if _worker_app is None:
+        from shop import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield
+
+
+# -- the jobs --------------------------------------------------------------------------
+
+
+def deliver_email(email_id: int) -> bool:
+    from shop.emails import services
+
+    with job_context():
+        return services.deliver(email_id)
