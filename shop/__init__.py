@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from shop.config import ROOT
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    instance_path = Path((config or {}).get("INSTANCE_PATH") or ROOT / "instance")
+    instance_path = Path(
+        (config or {}).get("INSTANCE_PATH") or os.environ.get("SHOP_INSTANCE_PATH") or ROOT / "instance"
+    )
     app = Flask(
         __name__,
         instance_path=str(instance_path),

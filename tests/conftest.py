@@ -1,0 +1,286 @@
+"""Fixtures: real PostgreSQL, Redis, SMTP and localstripe for the session; an app per test.
+
+Every test that uses ``app`` (or ``client``) starts from empty tables and fresh rate limits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "une phrase assez longue"  # noqa: S105
+
+
+# -- services (session) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[services.Service]:
+    service = services.start_postgres()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[services.Service]:
+    service = services.start_redis()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[services.Service]:
+    service = services.start_smtp()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def mailbox(smtp: services.Service) -> services.Mailbox:
+    return smtp.extra["mailbox"]
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[services.Service]:
+    service = services.start_localstripe()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def test_env(
+    postgres: services.Service,
+    redis_service: services.Service,
+    smtp: services.Service,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    """The environment of every process of the shop under test (app, worker, CLI)."""
+    return {
+        "DATABASE_URL": postgres.url,
+        "REDIS_URL": redis_service.url,
+        "SMTP_URL": smtp.url,
+        "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+        "SETTINGS_ENCRYPTION_KEY": "test-encryption-key",
+        "SHOP_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "RQ_QUEUE": "comptoir-test",
+        "MAIL_FROM": "Comptoir <boutique@comptoir.example.com>",
+        # Still argon2id, at a cost that keeps the suite quick.
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST": "8192",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def _session_app(test_env: dict[str, str]) -> Iterator[Flask]:
+    import flask_migrate
+
+    from shop import create_app
+    from shop.extensions import db
+
+    app = create_app(dict(test_env))
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_tables(app: Flask) -> None:
+    from shop.extensions import db, limiter
+
+    with app.app_context():
+        db.session.remove()
+        names = ", ".join(t.name for t in db.metadata.sorted_tables)
+        with db.engine.begin() as connection:
+            # No RESTART IDENTITY: ids never repeat, so a late job from one test can never
+            # act on another test's rows.
+            connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+        limiter.reset()
+
+
+@pytest.fixture
+def app(_session_app: Flask) -> Iterator[Flask]:
+    _empty_tables(_session_app)
+    yield _session_app
+    _empty_tables(_session_app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def hx():
+    """Headers of an HTMX request (``hx(**more)`` adds or overrides)."""
+
+    def headers(**more: str) -> dict[str, str]:
+        return {"HX-Request": "true", **more}
+
+    return headers
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    match = _CSRF_META.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({response.status_code})"
+    return match.group(1)
+
+
+class Auth:
+    PATHS = {
+        "fr": {
+            "register": "/fr/compte/inscription",
+            "login": "/fr/compte/connexion",
+            "logout": "/fr/compte/deconnexion",
+            "forgot": "/fr/compte/mot-de-passe-oublie",
+            "dashboard": "/fr/compte/",
+        },
+        "en": {
+            "register": "/en/account/register",
+            "login": "/en/account/login",
+            "logout": "/en/account/logout",
+            "forgot": "/en/account/forgot-password",
+            "dashboard": "/en/account/",
+        },
+    }
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, email: str, password: str = PASSWORD, lang: str = "fr", **extra):
+        url = self.PATHS[lang]["register"]
+        token = csrf_token(self.client, url)
+        return self.client.post(
+            url, data={"email": email, "password": password, "csrf_token": token, **extra}
+        )
+
+    def login(self, email: str, password: str = PASSWORD, lang: str = "fr"):
+        url = self.PATHS[lang]["login"]
+        token = csrf_token(self.client, url)
+        return self.client.post(url, data={"email": email, "password": password, "csrf_token": token})
+
+    def logout(self, lang: str = "fr"):
+        token = csrf_token(self.client, f"/{lang}/")
+        return self.client.post(self.PATHS[lang]["logout"], data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """Create a customer directly through the service (no HTTP)."""
+    from shop.accounts import services as accounts
+
+    def make(email: str, password: str = PASSWORD, locale: str = "fr", **kwargs):
+        with app.app_context():
+            user = accounts.register(email, password, locale=locale, **kwargs)
+            return user.id
+
+    return make
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subprocess.Popen]:
+    """A real ``python worker.py`` process on the test Redis and PostgreSQL."""
+    from rq import Worker
+
+    from shop.jobs import redis_connection
+
+    log = open(Path(test_env["SHOP_INSTANCE_PATH"]) / "worker.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env={**os.environ, **test_env},
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    connection = redis_connection(_session_app)
+    deadline = time.monotonic() + 30
+    while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError(
+                "worker did not start: " + (Path(log.name).read_text() or "(no output)")
+            )
+        time.sleep(0.1)
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.port = services.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def live_server(_session_app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(_session_app)
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- Playwright with Debian's Chromium (never `playwright install`) ----------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--disable-background-networking", "--disable-dev-shm-usage"],
+    }
+
+
+@pytest.fixture
+def live(app: Flask, live_server: LiveServer) -> LiveServer:
+    """The live server, with the per-test clean database of ``app``."""
+    return live_server
