@@ -40,9 +40,25 @@ def _instance_secret(instance_path: Path) -> str:
     return value
 
 
+class _Environment(dict[str, str]):
+    """The environment, remembering which names the settings read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    env = {**os.environ, **{k: v for k, v in (overrides or {}).items() if isinstance(v, str)}}
+    """Settings from the environment; ``overrides`` may name environment variables (strings,
+    parsed like the environment) or config keys (used as given)."""
     overrides = overrides or {}
+    env = _Environment(
+        {**os.environ, **{k: v for k, v in overrides.items() if isinstance(v, str)}}
+    )
     shop_env = env.get("SHOP_ENV", "development")
     production = shop_env == "production"
 
@@ -130,5 +146,5 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "TRUST_PROXY_HOPS": int(env.get("TRUST_PROXY_HOPS", "0")),
     }
-    config.update(overrides)
+    config.update({k: v for k, v in overrides.items() if k not in env.read})
     return config

@@ -150,7 +150,7 @@ def forgot_password() -> Response:
     methods=["GET", "POST"],
 )
 @form_view
-@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def reset_password(token: str) -> Response:
     form = ResetPasswordForm()
     try:
