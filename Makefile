@@ -38,6 +38,7 @@ run: system-deps install compile-translations
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: system-deps-test install compile-translations
+	$(BIN)/ruff check shop tests worker.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -15,7 +15,9 @@ from shop.config import ROOT
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = Path(
-        (config or {}).get("INSTANCE_PATH") or os.environ.get("SHOP_INSTANCE_PATH") or ROOT / "instance"
+        (config or {}).get("INSTANCE_PATH")
+        or os.environ.get("SHOP_INSTANCE_PATH")
+        or ROOT / "instance"
     )
     app = Flask(
         __name__,

@@ -56,9 +56,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
     """Settings from the environment; ``overrides`` may name environment variables (strings,
     parsed like the environment) or config keys (used as given)."""
     overrides = overrides or {}
-    env = _Environment(
-        {**os.environ, **{k: v for k, v in overrides.items() if isinstance(v, str)}}
-    )
+    env = _Environment({**os.environ, **{k: v for k, v in overrides.items() if isinstance(v, str)}})
     shop_env = env.get("SHOP_ENV", "development")
     production = shop_env == "production"
 

@@ -43,11 +43,11 @@ class StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201
+    def stream(self):
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:  # noqa: ANN001
+    def stream(self, value) -> None:
         pass
 
 
@@ -72,7 +72,7 @@ def configure(app: Flask) -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def log_request(response):  # noqa: ANN001, ANN202
+    def log_request(response):
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         started = g.get("request_started")
         request_log.info(
@@ -81,7 +81,9 @@ def configure(app: Flask) -> None:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started
+                else None,
                 "remote_addr": request.remote_addr,
             },
         )

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "une phrase assez longue"  # noqa: S105
+PASSWORD = "une phrase assez longue"
 
 
 # -- services (session) ------------------------------------------------------------------
@@ -97,6 +97,7 @@ def _session_app(test_env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(dict(test_env))
     with app.app_context():
         flask_migrate.upgrade()
+    app.extensions["test_limiter_state"] = _limiter_state()
     yield app
     with app.app_context():
         db.session.remove()
@@ -116,8 +117,19 @@ def _empty_tables(app: Flask) -> None:
         limiter.reset()
 
 
+def _limiter_state() -> tuple:
+    from shop.extensions import limiter
+
+    return limiter._storage, limiter._limiter
+
+
 @pytest.fixture
 def app(_session_app: Flask) -> Iterator[Flask]:
+    # Flask-Limiter keeps one storage per process, rebound by every create_app(): tests that
+    # build an app of their own would leave the shared app counting in their storage.
+    from shop.extensions import limiter
+
+    limiter._storage, limiter._limiter = _session_app.extensions["test_limiter_state"]
     _empty_tables(_session_app)
     yield _session_app
     _empty_tables(_session_app)
@@ -181,7 +193,9 @@ class Auth:
     def login(self, email: str, password: str = PASSWORD, lang: str = "fr"):
         url = self.PATHS[lang]["login"]
         token = csrf_token(self.client, url)
-        return self.client.post(url, data={"email": email, "password": password, "csrf_token": token})
+        return self.client.post(
+            url, data={"email": email, "password": password, "csrf_token": token}
+        )
 
     def logout(self, lang: str = "fr"):
         token = csrf_token(self.client, f"/{lang}/")
@@ -275,8 +289,13 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--disable-background-networking", "--disable-dev-shm-usage"],
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+        ],
     }
 
 

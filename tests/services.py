@@ -45,7 +45,9 @@ def free_port() -> int:
     raise RuntimeError("no free port below 32768")
 
 
-def wait_for_port(port: int, timeout: float = 15.0, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 15.0, process: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -78,8 +80,18 @@ def start_postgres() -> Service:
     data = root / "data"
     subprocess.run(
         _as_postgres(
-            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--locale=C.UTF-8"]
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
         ),
         check=True,
         capture_output=True,
@@ -89,8 +101,19 @@ def start_postgres() -> Service:
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-                      "-o", options, "start"]),
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-o",
+                options,
+                "start",
+            ]
+        ),
         check=True,
         capture_output=True,
     )
@@ -109,8 +132,21 @@ def start_redis() -> Service:
     port = free_port()
     root = Path(tempfile.mkdtemp(prefix="comptoir-redis-"))
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "log")],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+            "--logfile",
+            str(root / "log"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -136,7 +172,7 @@ class Mailbox:
         self._messages: list[Message] = []
         self._lock = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self._messages.append(message)
@@ -186,7 +222,7 @@ def start_localstripe() -> Service:
     url = f"http://127.0.0.1:{port}"
     # localstripe keeps state in /tmp/localstripe.pickle: start every session empty.
     request = urllib.request.Request(f"{url}/_config/data", method="DELETE")
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310  (loopback only)
+    urllib.request.urlopen(request, timeout=10).close()
 
     def stop() -> None:
         if process.poll() is None:

@@ -42,7 +42,10 @@ def test_register_hashes_with_argon2id_normalizes_email_and_logs_in(app, auth, c
     assert "alice.martin@example.com" in dashboard.get_data(as_text=True)
     [welcome] = _emails(app)
     assert (welcome.kind, welcome.to_address, welcome.locale) == (
-        "welcome", "alice.martin@example.com", "fr")
+        "welcome",
+        "alice.martin@example.com",
+        "fr",
+    )
     assert welcome.subject == "Bienvenue chez Comptoir"
 
 
@@ -64,7 +67,9 @@ def test_register_in_english_stores_english_locale(app, auth):
         ("carol@example.com", "", 422, "Veuillez choisir un mot de passe."),
     ],
 )
-def test_register_rejects_bad_input_and_keeps_the_email(app, auth, email, password, status, message):
+def test_register_rejects_bad_input_and_keeps_the_email(
+    app, auth, email, password, status, message
+):
     response = auth.register(email, password, lang="fr")
     html = response.get_data(as_text=True)
     assert response.status_code == status
@@ -125,10 +130,14 @@ def test_login_redirects_to_a_safe_next_only(auth, client, make_user):
 
 @pytest.mark.parametrize(
     ("lang", "message"),
-    [("fr", "Adresse e-mail ou mot de passe incorrect."),
-     ("en", "Incorrect email address or password.")],
+    [
+        ("fr", "Adresse e-mail ou mot de passe incorrect."),
+        ("en", "Incorrect email address or password."),
+    ],
 )
-def test_wrong_password_is_a_translated_422_keeping_the_email(auth, client, make_user, lang, message):
+def test_wrong_password_is_a_translated_422_keeping_the_email(
+    auth, client, make_user, lang, message
+):
     make_user("gina@example.com")
     response = auth.login("gina@example.com", "wrong password here", lang=lang)
     html = response.get_data(as_text=True)
@@ -212,7 +221,7 @@ def test_htmx_post_carries_the_token_in_a_header(auth, client, make_user, hx):
 def test_every_page_puts_the_token_in_a_meta_tag_and_hx_headers(client):
     html = client.get("/fr/").get_data(as_text=True)
     token = html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
-    assert f"<body hx-headers='{{\"X-CSRFToken\": \"{token}\"}}'>" in html
+    assert f'<body hx-headers=\'{{"X-CSRFToken": "{token}"}}\'>' in html
 
 
 # -- rate limits -----------------------------------------------------------------------

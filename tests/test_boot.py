@@ -45,20 +45,33 @@ def test_flask_db_check_is_clean(app, test_env):
 def test_production_refuses_to_start_without_secrets(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY and SETTINGS_ENCRYPTION_KEY"):
         create_app(
-            {"SHOP_ENV": "production", "SECRET_KEY": "", "SETTINGS_ENCRYPTION_KEY": "",
-             "INSTANCE_PATH": str(tmp_path)}
+            {
+                "SHOP_ENV": "production",
+                "SECRET_KEY": "",
+                "SETTINGS_ENCRYPTION_KEY": "",
+                "INSTANCE_PATH": str(tmp_path),
+            }
         )
     with pytest.raises(ConfigError, match="SETTINGS_ENCRYPTION_KEY"):
         create_app(
-            {"SHOP_ENV": "production", "SECRET_KEY": "x" * 40, "SETTINGS_ENCRYPTION_KEY": "",
-             "INSTANCE_PATH": str(tmp_path)}
+            {
+                "SHOP_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "SETTINGS_ENCRYPTION_KEY": "",
+                "INSTANCE_PATH": str(tmp_path),
+            }
         )
 
 
 def test_production_starts_with_secrets_and_secure_cookies(tmp_path):
     app = create_app(
-        {"SHOP_ENV": "production", "SECRET_KEY": "x" * 40, "SETTINGS_ENCRYPTION_KEY": "y" * 40,
-         "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+        {
+            "SHOP_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "SETTINGS_ENCRYPTION_KEY": "y" * 40,
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+        }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
@@ -73,17 +86,18 @@ from shop.jobs import wait_for_inprocess_jobs
 
 app = create_app()
 client = app.test_client()
-assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"), app.config["SQLALCHEMY_DATABASE_URI"]
+assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
 assert app.config["REDIS_URL"] is None
 home = client.get("/fr/")
 assert home.status_code == 200, home.status_code
 assert '<html lang="fr">' in home.get_data(as_text=True)
-login = client.post("/fr/compte/connexion", data={"email": "client@demo.example.com", "password": "comptoir-demo-2026"})
+DEMO = {"email": "client@demo.example.com", "password": "comptoir-demo-2026"}
+login = client.post("/fr/compte/connexion", data=DEMO)
 # No CSRF token: refused, form kept.
 assert login.status_code == 400, login.status_code
 page = client.get("/en/account/login").get_data(as_text=True)
 token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-login = client.post("/en/account/login", data={"email": "client@demo.example.com", "password": "comptoir-demo-2026", "csrf_token": token})
+login = client.post("/en/account/login", data={**DEMO, "csrf_token": token})
 assert login.status_code == 303, login.status_code
 assert client.get("/en/account/").status_code == 200
 health = client.get("/healthz").get_json()

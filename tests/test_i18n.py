@@ -71,7 +71,9 @@ def test_switcher_and_hreflang_point_at_the_same_page_in_the_other_language(
     html = client.get(path).get_data(as_text=True)
     switcher = html.split('class="language-switcher"', 1)[1].split("</nav>", 1)[0]
     assert f'<a href="{twin}" hreflang="{twin_lang}"' in switcher
-    assert f'<link rel="alternate" hreflang="{twin_lang}" href="http://127.0.0.1:5000{twin}">' in html
+    assert (
+        f'<link rel="alternate" hreflang="{twin_lang}" href="http://127.0.0.1:5000{twin}">' in html
+    )
     assert f'<link rel="canonical" href="http://127.0.0.1:5000{path}">' in html
 
 
@@ -112,7 +114,7 @@ def test_404_outside_a_language_prefix_follows_accept_language(client):
 def test_prices_and_dates_follow_the_locale(app):
     from datetime import date
 
-    from flask_babel import format_date, force_locale
+    from flask_babel import force_locale, format_date
 
     from shop.web.templating import money
 
@@ -135,7 +137,11 @@ def _catalogue():
 
 def test_every_ui_string_has_a_french_translation():
     catalogue = _catalogue()
-    empty = [m.id for m in catalogue if m.id and not (m.string if isinstance(m.string, str) else all(m.string))]
+    empty = [
+        m.id
+        for m in catalogue
+        if m.id and not (m.string if isinstance(m.string, str) else all(m.string))
+    ]
     fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
     assert empty == [], f"untranslated: {empty}"
     assert fuzzy == [], f"fuzzy: {fuzzy}"

@@ -14,7 +14,7 @@ from shop.emails.models import EmailMessage
 from shop.extensions import db
 from tests.conftest import PASSWORD, csrf_token
 
-NEW_PASSWORD = "un tout nouveau mot de passe"  # noqa: S105
+NEW_PASSWORD = "un tout nouveau mot de passe"
 
 
 def _reset_link(message) -> str:
@@ -62,7 +62,12 @@ def test_reset_email_reaches_smtp_and_its_link_works_once(
     assert "n’est pas valide ou a déjà été utilisé" in again.get_data(as_text=True)
     token = csrf_token(client, "/fr/")
     replay = client.post(
-        link, data={"password": "encore un autre mot de passe", "confirm": "encore un autre mot de passe", "csrf_token": token}
+        link,
+        data={
+            "password": "encore un autre mot de passe",
+            "confirm": "encore un autre mot de passe",
+            "csrf_token": token,
+        },
     )
     assert replay.status_code == 400
     assert auth.login("reset.fr@example.com", "encore un autre mot de passe").status_code == 422
@@ -150,5 +155,12 @@ def test_weak_or_mismatched_new_password_keeps_the_link_usable(app, client, auth
     assert no_csrf.status_code == 400
     assert auth.login("weak@example.com", PASSWORD, lang="en").status_code == 303
     auth.logout(lang="en")
-    ok = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_token(client, link)})
+    ok = client.post(
+        link,
+        data={
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": csrf_token(client, link),
+        },
+    )
     assert ok.status_code == 303

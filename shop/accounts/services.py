@@ -56,8 +56,7 @@ class InvalidCredentials(AccountError):
 
 class ResetTokenInvalid(AccountError):
     message = _l(
-        "This password reset link is not valid or has already been used. "
-        "Please ask for a new one."
+        "This password reset link is not valid or has already been used. Please ask for a new one."
     )
 
 

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
 from shop.extensions import csrf
 
@@ -32,11 +34,26 @@ def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS or request.endpoint is None:
         return
     view = current_app.view_functions.get(request.endpoint)
-    if view is None or getattr(view, _FORM_VIEW_FLAG, False):
+    if view is None:
+        return
+    if getattr(view, _FORM_VIEW_FLAG, False):
+        _accept_header_token()
         return
     if request.blueprint in current_app.config.get("CSRF_EXEMPT_BLUEPRINTS", ()):
         return
     csrf.protect()
+
+
+def _accept_header_token() -> None:
+    """HTMX sends the token in a header: a valid one counts for the form's own check too."""
+    for name in current_app.config["WTF_CSRF_HEADERS"]:
+        if token := request.headers.get(name):
+            try:
+                validate_csrf(token)
+            except ValidationError:
+                return
+            g.csrf_valid = True
+            return
 
 
 def _origin(url: str | None) -> str | None:

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g
 from flask_babel import format_currency, get_locale
-from markupsafe import Markup
 
 from shop import i18n
 
@@ -62,7 +61,3 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def current_language() -> dict[str, Any]:
         return {"lang": g.get("lang") or str(get_locale() or "fr")}
-
-    @app.template_filter("csrf_headers")
-    def csrf_headers(token: str) -> Markup:
-        return Markup(json.dumps({"X-CSRFToken": token}))

@@ -5,7 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-
 EMAIL_RULES = [DataRequired(message=_l("Please enter your email address.")), Length(max=254)]
 
 

@@ -16,9 +16,7 @@ from shop.web.account.forms import ForgotPasswordForm, LoginForm, RegisterForm, 
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
-CSRF_FORM_MESSAGE = _l(
-    "Your session has expired. Please check the form and send it again."
-)
+CSRF_FORM_MESSAGE = _l("Your session has expired. Please check the form and send it again.")
 login_manager.login_message = _l("Please log in to see this page.")  # type: ignore[assignment]
 
 
@@ -52,9 +50,7 @@ def safe_next(target: str | None, default: str) -> str:
     return default
 
 
-@localized_route(
-    bp, {"fr": "/compte/connexion", "en": "/account/login"}, methods=["GET", "POST"]
-)
+@localized_route(bp, {"fr": "/compte/connexion", "en": "/account/login"}, methods=["GET", "POST"])
 @form_view
 @limiter.limit(_login_limit, methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email, scope="login-email")
@@ -193,4 +189,3 @@ def dashboard() -> Response:
     response = render("account/dashboard.html")
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
