@@ -24,13 +24,13 @@ system-deps-test:
 	@scripts/system-deps.sh test
 
 compile-translations: install
-	@$(BIN)/pybabel compile -q -d translations
+	@$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
 
 ## extract, update and compile the gettext catalogues
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project Comptoir .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations
 
 run: system-deps install compile-translations
 	$(BIN)/flask db upgrade
