@@ -24,7 +24,7 @@ system-deps-test:
 	@scripts/system-deps.sh test
 
 compile-translations: install
-	@$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
+	$(BIN)/pybabel compile -d translations
 
 ## extract, update and compile the gettext catalogues
 translations: install
