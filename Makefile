@@ -28,7 +28,7 @@ compile-translations: install
 
 ## extract, update and compile the gettext catalogues
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project Comptoir .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project Comptoir --version 0.1 --msgid-bugs-address "https://comptoir.invalid/issues" --copyright-holder "Comptoir contributors" .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d translations
 

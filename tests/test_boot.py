@@ -136,3 +136,38 @@ def test_embedded_sqlite_default_migrates_seeds_and_serves(tmp_path):
     assert b"Bienvenue chez Comptoir" in b"".join(e.read_bytes() for e in emails) or any(
         b"Subject: =?utf-8?q?Bienvenue" in e.read_bytes() for e in emails
     )
+
+
+def test_create_admin_command_creates_and_promotes_staff(app):
+    from shop.accounts.models import User
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "shop",
+            "create-admin",
+            "--email",
+            "Boss@Example.com",
+            "--password",
+            "la patronne du comptoir",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "admin boss@example.com ready" in result.output
+    weak = runner.invoke(
+        args=[
+            "shop",
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "short",
+            "--role",
+            "manager",
+        ]
+    )
+    assert weak.exit_code != 0
+    assert "trop court" in weak.output  # the CLI speaks the default locale
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        assert (user.email, user.role, user.is_staff) == ("boss@example.com", "admin", True)
