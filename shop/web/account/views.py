@@ -152,24 +152,14 @@ def reset_password(token: str) -> Response:
     try:
         services.user_for_reset_token(token)
     except AccountError as error:
-        return render(
-            "account/reset_password_invalid.html",
-            message=error.message,
-            form=ForgotPasswordForm(formdata=None),
-            status=400,
-        )
+        return _invalid_reset_link(error)
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data)
         except WeakPassword as error:
             form.password.errors = [str(error.message)]
         except AccountError as error:
-            return render(
-                "account/reset_password_invalid.html",
-                message=error.message,
-                form=ForgotPasswordForm(formdata=None),
-                status=400,
-            )
+            return _invalid_reset_link(error)
         else:
             logout_user()
             flash(_("Your password has been changed. You can now log in."), "success")
@@ -180,6 +170,16 @@ def reset_password(token: str) -> Response:
         form=form,
         token=token,
         status=form_status(form),
+    )
+
+
+def _invalid_reset_link(error: AccountError) -> Response:
+    """Expired, forged or used: say so, and offer to send a new link right there."""
+    return render(
+        "account/reset_password_invalid.html",
+        message=error.message,
+        form=ForgotPasswordForm(formdata=None),
+        status=400,
     )
 
 
