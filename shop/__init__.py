@@ -47,8 +47,10 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from shop import i18n
     from shop.accounts import models as account_models
-    from shop.emails import models as email_models  # noqa: F401  (tables for migrations)
+    from shop.catalogue import models as catalogue_models  # noqa: F401  (tables for migrations)
+    from shop.emails import models as email_models  # noqa: F401
     from shop.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+    from shop.inventory import models as inventory_models  # noqa: F401
     from shop.web import security
 
     db.init_app(app)
