@@ -88,6 +88,18 @@ def alternate_urls(_external: bool = False) -> dict[str, str]:
     }
 
 
+def hreflang_links() -> dict[str, str]:
+    """fr, en and x-default, absolute: x-default is ``/`` (which negotiates) for the home
+    page and the French page elsewhere. The sitemaps publish exactly this set."""
+    alternates = alternate_urls()
+    if not alternates:
+        return {}
+    links = {lang: absolute(url) for lang, url in alternates.items()}
+    home = request.endpoint == "storefront.home"
+    links["x-default"] = absolute("/") if home else links["fr"]
+    return links
+
+
 def absolute(url: str) -> str:
     return current_app.config["PUBLIC_BASE_URL"] + url if url.startswith("/") else url
 

@@ -8,13 +8,14 @@ Redis down, pages render from the database as if there were no cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from flask import current_app, g
-from markupsafe import Markup
 
 from shop.jobs import redis_connection
 
@@ -54,22 +55,24 @@ def version() -> int:
     return value
 
 
-def fragment(parts: tuple[object, ...], render: Callable[[], str]) -> Markup:
-    """The rendered fragment for ``parts`` from Redis, rendering and storing it on a miss."""
+def cached(parts: tuple[object, ...], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What ``build`` returns (JSON-able: page meta and rendered HTML), from Redis when this
+    catalogue version already built it. ``build`` does all the database work, so a hit
+    costs no query at all."""
     connection = redis_connection()
     if connection is None or not current_app.config.get("FRAGMENT_CACHE", True):
-        return Markup(render())
+        return build()
     digest = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
     key = f"comptoir:frag:{version()}:{digest}"
     try:
-        cached = connection.get(key)
+        hit = connection.get(key)
     except redis.RedisError:
-        cached = None
-    if cached is not None:
-        return Markup(cached.decode())
-    html = render()
+        hit = None
+    if hit is not None:
+        return json.loads(hit)
+    value = build()
     try:
-        connection.setex(key, FRAGMENT_TTL, html)
+        connection.setex(key, FRAGMENT_TTL, json.dumps(value, separators=(",", ":")))
     except redis.RedisError as error:
         log.warning("fragment not cached", extra={"error": str(error)})
-    return Markup(html)
+    return value

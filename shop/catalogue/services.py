@@ -261,11 +261,15 @@ def lowest_price_before(variant_id: int, moment: datetime) -> int | None:
         .limit(1)
         .scalar_subquery()
     )
-    started_within = db.select(func.min(PriceHistory.price)).where(
-        PriceHistory.variant_id == variant_id,
-        PriceHistory.started_at > window_start,
-        PriceHistory.started_at < moment,
-    ).scalar_subquery()
+    started_within = (
+        db.select(func.min(PriceHistory.price))
+        .where(
+            PriceHistory.variant_id == variant_id,
+            PriceHistory.started_at > window_start,
+            PriceHistory.started_at < moment,
+        )
+        .scalar_subquery()
+    )
     first, second = db.session.execute(db.select(in_force_at_start, started_within)).one()
     candidates = [p for p in (first, second) if p is not None]
     return min(candidates) if candidates else None

@@ -6,10 +6,11 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, url_for
 from flask_babel import format_currency, get_locale
 
 from shop import i18n
+from shop.web.storefront.meta import image_src, srcset
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -25,6 +26,12 @@ def money(minor_units: int, currency: str | None = None) -> str:
     """12,50 € in French, €12.50 in English; money is always integer minor units."""
     currency = currency or current_app.config["SHOP_CURRENCY"]
     return format_currency(minor_units / 100, currency)
+
+
+def listing_url(links: dict[str, Any], page: int = 1, reset: bool = False) -> str:
+    """A listing page keeping its filters (``reset``: the bare listing, for the filter form)."""
+    query = {} if reset else {**links["query"], "page": page if page > 1 else None}
+    return url_for(links["endpoint"], **links["values"], **query)
 
 
 def htmx_config() -> str:
@@ -51,10 +58,14 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         public_url=public_url,
         alternate_urls=i18n.alternate_urls,
+        hreflang_links=i18n.hreflang_links,
         absolute_url=i18n.absolute,
         LANG_NAMES=i18n.LANG_NAMES,
         LOCALES=i18n.LOCALES,
         htmx_config=htmx_config,
+        listing_url=listing_url,
+        image_src=image_src,
+        image_srcset=srcset,
     )
     app.jinja_env.filters["money"] = money
 

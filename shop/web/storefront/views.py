@@ -1,11 +1,30 @@
+"""Storefront pages: thin views over catalogue queries, cached per catalogue version.
+
+Each page is built once per catalogue version into page parts (meta + rendered HTML) by a
+``build_*`` function that does all the database work; views wrap that in the fragment cache,
+answer conditional requests, and pick the full page or the HTMX fragment.
+"""
+
 from __future__ import annotations
 
-from flask import redirect, url_for
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from shop.i18n import localized_route, negotiate_lang
-from shop.web.htmx import render
-from shop.web.storefront import bp
+from shop.catalogue import cache, queries
+from shop.catalogue.queries import ListingFilters, PageOutOfRange
+from shop.catalogue.services import redirect_for
+from shop.extensions import db
+from shop.i18n import absolute, localized_route, negotiate_lang
+from shop.web.htmx import render, wants_fragment
+from shop.web.storefront import bp, meta
+from shop.web.storefront.params import listing_filters
 
 
 @bp.get("/")
@@ -17,6 +36,331 @@ def choose_language() -> Response:
     return response
 
 
+# -- serving cached page parts ---------------------------------------------------------
+
+
+def _etag() -> str:
+    user = current_user.get_id() if current_user.is_authenticated else "-"
+    target = request.headers.get("HX-Target", "") if wants_fragment() else ""
+    key = f"{cache.version()}|{request.full_path}|{target}|{user}"
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+
+
+def serve(parts_key: tuple[Any, ...], build) -> Response:
+    """Answer 304 when the browser's copy is current, else the page or its fragment."""
+    etag = _etag()
+    conditional = "_flashes" not in session
+    if conditional and request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        parts = cache.cached((*parts_key, g.lang), build)
+        g.alternates = parts["alternates"]
+        target = parts.get("fragment_target")
+        if wants_fragment() and target and request.headers.get("HX-Target") == target:
+            response = Response(parts["fragment"], mimetype="text/html")
+        else:
+            response = render("storefront/page.html", meta=parts["meta"], main=parts["main"])
+    response.set_etag(etag, weak=True)
+    response.last_modified = datetime.fromtimestamp(cache.version() / 1000 or 0, UTC)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("HX-Request")
+    return response
+
+
+def _not_found_or_moved() -> Response:
+    """An unknown slug: 301 to its new address if it moved, else the translated 404."""
+    if target := redirect_for(request.path):
+        query = request.query_string.decode()
+        return redirect(target + (f"?{query}" if query else ""), code=301)
+    raise NotFound()
+
+
+def _listing_urls(endpoint: str, filters: ListingFilters, **values: Any) -> dict[str, Any]:
+    """Links that keep the current filters (pagination, sort)."""
+    base = {
+        "tag": list(filters.tags) or None,
+        "min": request.args.get("min") or None,
+        "max": request.args.get("max") or None,
+        "stock": "1" if filters.in_stock else None,
+        "sort": filters.sort if filters.sort != "relevance" else None,
+    }
+    return {"endpoint": endpoint, "values": values, "query": {k: v for k, v in base.items() if v}}
+
+
+def _listing_meta(
+    title: str, description: str, filters: ListingFilters, canonical_base: str
+) -> dict[str, Any]:
+    """Paginated pages are canonical to themselves; filtered or sorted ones are noindex and
+    canonical to the unfiltered listing."""
+    page = filters.page
+    if page > 1:
+        title = f"{title} – {meta.page_label(page)}"
+        description = f"{description} ({meta.page_label(page)})"
+    data: dict[str, Any] = {"title": meta.page_title(title), "description": description}
+    if filters.narrowed:
+        data["noindex"] = True
+        data["canonical"] = canonical_base
+    elif page > 1:
+        data["canonical"] = f"{canonical_base}?page={page}"
+    return data
+
+
+# -- home --------------------------------------------------------------------------------
+
+
 @localized_route(bp, {"fr": "/", "en": "/"})
 def home() -> Response:
-    return render("storefront/home.html")
+    lang = g.lang
+
+    def build() -> dict[str, Any]:
+        categories, featured = queries.home(lang)
+        alternates = {code: url_for("storefront.home", lang=code) for code in ("fr", "en")}
+        page_meta = {
+            "title": meta.page_title(_("Independent shop")),
+            "description": _(
+                "Furniture, tableware, textiles and stationery chosen with care, shipped "
+                "from France."
+            ),
+            "jsonld": meta.organization_and_website(lang),
+        }
+        main = render_template(
+            "storefront/home.html", categories=categories, listing=featured, lang=lang
+        )
+        return {"meta": page_meta, "alternates": alternates, "main": main}
+
+    return serve(("home",), build)
+
+
+# -- category, tag and search listings -----------------------------------------------------
+
+
+@localized_route(bp, {"fr": "/categories/<slug>", "en": "/categories/<slug>"})
+def category(slug: str) -> Response:
+    lang = g.lang
+    filters, bad = listing_filters(request.args)
+
+    def build() -> dict[str, Any]:
+        view = queries.category(lang, slug)
+        if view is None:
+            raise NotFound()
+        try:
+            listing = queries.category_listing(lang, view.category.id, filters)
+        except PageOutOfRange:
+            raise NotFound() from None
+        tags = queries.tags_for_category(lang, view.category.id)
+        text = view.translations[lang]
+        alternates = {
+            code: url_for(
+                "storefront.category", slug=t.slug, lang=code, **request.args.to_dict(flat=False)
+            )
+            for code, t in view.translations.items()
+        }
+        canonical = absolute(url_for("storefront.category", slug=text.slug, lang=lang))
+        description = (
+            text.meta_description
+            or meta.shorten(text.description)
+            or _(
+                "%(name)s: our selection at %(shop)s.",
+                name=text.name,
+                shop=current_app.config["SHOP_NAME"],
+            )
+        )
+        page_meta = _listing_meta(text.meta_title or text.name, description, filters, canonical)
+        crumbs = [(_("Home"), absolute(url_for("storefront.home", lang=lang)))]
+        crumbs += [
+            (name, absolute(url_for("storefront.category", slug=s, lang=lang)))
+            for name, s in view.ancestors
+        ]
+        crumbs.append((text.name, canonical))
+        page_meta["jsonld"] = [meta.breadcrumbs(crumbs)]
+        context = {
+            "heading": text.name,
+            "intro": text.description,
+            "crumbs": crumbs,
+            "children": view.children,
+            "tags": tags,
+            "listing": listing,
+            "filters": filters,
+            "bad": bad,
+            "links": _listing_urls("storefront.category", filters, slug=text.slug),
+        }
+        return _listing_parts(page_meta, alternates, context)
+
+    try:
+        return serve(("category", slug, filters, tuple(bad)), build)
+    except NotFound:
+        return _not_found_or_moved()
+
+
+@localized_route(bp, {"fr": "/etiquettes/<slug>", "en": "/tags/<slug>"})
+def tag(slug: str) -> Response:
+    lang = g.lang
+    filters, bad = listing_filters(request.args)
+
+    def build() -> dict[str, Any]:
+        translations = queries.tag(lang, slug)
+        if translations is None:
+            raise NotFound()
+        text = translations[lang]
+        try:
+            listing = queries.tag_listing(lang, text.tag_id, filters)
+        except PageOutOfRange:
+            raise NotFound() from None
+        alternates = {
+            code: url_for(
+                "storefront.tag", slug=t.slug, lang=code, **request.args.to_dict(flat=False)
+            )
+            for code, t in translations.items()
+        }
+        canonical = absolute(url_for("storefront.tag", slug=text.slug, lang=lang))
+        heading = _("%(name)s: our selection", name=text.name)
+        description = _(
+            "Every product tagged “%(name)s” at %(shop)s.",
+            name=text.name,
+            shop=current_app.config["SHOP_NAME"],
+        )
+        page_meta = _listing_meta(heading, description, filters, canonical)
+        crumbs = [
+            (_("Home"), absolute(url_for("storefront.home", lang=lang))),
+            (text.name, canonical),
+        ]
+        page_meta["jsonld"] = [meta.breadcrumbs(crumbs)]
+        context = {
+            "heading": heading,
+            "intro": "",
+            "crumbs": crumbs,
+            "children": [],
+            "tags": [],
+            "listing": listing,
+            "filters": filters,
+            "bad": bad,
+            "links": _listing_urls("storefront.tag", filters, slug=text.slug),
+        }
+        return _listing_parts(page_meta, alternates, context)
+
+    try:
+        return serve(("tag", slug, filters, tuple(bad)), build)
+    except NotFound:
+        return _not_found_or_moved()
+
+
+@localized_route(bp, {"fr": "/recherche", "en": "/search"})
+def search() -> Response:
+    lang = g.lang
+    q = request.args.get("q", "").strip()[:200]
+    filters, bad = listing_filters(request.args)
+
+    def build() -> dict[str, Any]:
+        try:
+            listing = queries.search(lang, q, filters, dialect=db.engine.dialect.name)
+        except PageOutOfRange:
+            raise NotFound() from None
+        alternates = {
+            code: url_for("storefront.search", lang=code, **request.args.to_dict(flat=False))
+            for code in ("fr", "en")
+        }
+        heading = _("Search results for “%(q)s”", q=q) if q else _("Search")
+        page_meta = {
+            "title": meta.page_title(heading),
+            "description": _(
+                "Search the %(shop)s catalogue.", shop=current_app.config["SHOP_NAME"]
+            ),
+            "noindex": True,
+        }
+        context = {
+            "heading": heading,
+            "intro": "",
+            "crumbs": [],
+            "children": [],
+            "tags": [],
+            "listing": listing,
+            "filters": filters,
+            "bad": bad,
+            "q": q,
+            "searching": True,
+            "links": _listing_urls("storefront.search", filters),
+        }
+        context["links"]["query"]["q"] = q
+        return _listing_parts(page_meta, alternates, context)
+
+    return serve(("search", q, filters, tuple(bad)), build)
+
+
+def _listing_parts(
+    page_meta: dict[str, Any], alternates: dict[str, str], context: dict[str, Any]
+) -> dict[str, Any]:
+    main = render_template("storefront/listing.html", **context)
+    fragment = render_template("storefront/_results.html", **context)
+    return {
+        "meta": page_meta,
+        "alternates": alternates,
+        "main": main,
+        "fragment": fragment,
+        "fragment_target": "results",
+    }
+
+
+# -- product -----------------------------------------------------------------------------
+
+
+@localized_route(bp, {"fr": "/produits/<slug>", "en": "/products/<slug>"})
+def product(slug: str) -> Response:
+    lang = g.lang
+    raw_variant = request.args.get("variant", "")
+    chosen = int(raw_variant) if raw_variant.isdigit() and len(raw_variant) < 10 else None
+
+    def build() -> dict[str, Any]:
+        view = queries.product(lang, slug)
+        if view is None:
+            raise NotFound()
+        text = view.translations[lang]
+        variant = next((v for v in view.variants if v.id == chosen), None)
+        if variant is None and view.variants:
+            variant = next(
+                (v for v in view.variants if view.available[v.id] != 0), view.variants[0]
+            )
+        canonical = absolute(url_for("storefront.product", slug=text.slug, lang=lang))
+        alternates = {
+            code: url_for(
+                "storefront.product",
+                slug=t.slug,
+                lang=code,
+                **({"variant": chosen} if chosen else {}),
+            )
+            for code, t in view.translations.items()
+        }
+        crumbs = [(_("Home"), absolute(url_for("storefront.home", lang=lang)))]
+        crumbs += [
+            (name, absolute(url_for("storefront.category", slug=s, lang=lang)))
+            for name, s in view.crumbs
+        ]
+        crumbs.append((text.title, canonical))
+        page_meta = {
+            "title": meta.page_title(text.meta_title or text.title),
+            "description": text.meta_description or meta.shorten(text.description),
+            "canonical": canonical,
+            "og_type": "product",
+            "og_image": meta.image_url(view.images[0]) if view.images else None,
+            "jsonld": [meta.product_jsonld(view, lang, canonical), meta.breadcrumbs(crumbs)],
+        }
+        context = {
+            "view": view,
+            "text": text,
+            "variant": variant,
+            "crumbs": crumbs,
+            "left": view.available.get(variant.id) if variant else 0,
+        }
+        main = render_template("storefront/product.html", **context)
+        fragment = render_template("storefront/_buybox.html", **context)
+        return {
+            "meta": page_meta,
+            "alternates": alternates,
+            "main": main,
+            "fragment": fragment,
+            "fragment_target": "buybox",
+        }
+
+    try:
+        return serve(("product", slug, chosen), build)
+    except NotFound:
+        return _not_found_or_moved()

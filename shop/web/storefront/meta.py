@@ -1,0 +1,128 @@
+"""Page metadata for search engines: titles, descriptions, canonical, Open Graph, JSON-LD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+
+from shop.catalogue.models import ProductImage
+from shop.catalogue.queries import ProductView
+from shop.catalogue.text import plain_text
+from shop.i18n import absolute
+
+SCHEMA = "https://schema.org"
+
+
+def shorten(text: str, limit: int = 155) -> str:
+    text = plain_text(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def image_src(image: ProductImage, fmt: str = "jpeg") -> str:
+    """The largest rendition in ``fmt``, or the original until the renditions job has run."""
+    sizes = sorted(image.renditions or {}, key=int)
+    for width in reversed(sizes):
+        if path := image.renditions[width].get(fmt):
+            return f"/media/{path}"
+    return f"/media/{image.path}"
+
+
+def srcset(image: ProductImage, fmt: str) -> str:
+    return ", ".join(
+        f"/media/{image.renditions[w][fmt]} {w}w"
+        for w in sorted(image.renditions or {}, key=int)
+        if image.renditions[w].get(fmt)
+    )
+
+
+def image_url(image: ProductImage | None) -> str | None:
+    return absolute(image_src(image)) if image else None
+
+
+def breadcrumbs(items: list[tuple[str, str]]) -> dict[str, Any]:
+    """BreadcrumbList from (name, absolute url) pairs, home first."""
+    return {
+        "@context": SCHEMA,
+        "@type": "BreadcrumbList",
+        "itemListElement": [
+            {"@type": "ListItem", "position": i, "name": name, "item": url}
+            for i, (name, url) in enumerate(items, start=1)
+        ],
+    }
+
+
+def organization_and_website(lang: str) -> list[dict[str, Any]]:
+    base = current_app.config["PUBLIC_BASE_URL"]
+    search = absolute(url_for("storefront.search", lang=lang))
+    return [
+        {
+            "@context": SCHEMA,
+            "@type": "Organization",
+            "name": current_app.config["SHOP_NAME"],
+            "url": base + "/",
+            "logo": absolute(url_for("static", filename="favicon.svg")),
+        },
+        {
+            "@context": SCHEMA,
+            "@type": "WebSite",
+            "name": current_app.config["SHOP_NAME"],
+            "url": absolute(url_for("storefront.home", lang=lang)),
+            "inLanguage": lang,
+            "potentialAction": {
+                "@type": "SearchAction",
+                "target": {
+                    "@type": "EntryPoint",
+                    "urlTemplate": f"{search}?q={{search_term_string}}",
+                },
+                "query-input": "required name=search_term_string",
+            },
+        },
+    ]
+
+
+def product_jsonld(view: ProductView, lang: str, url: str) -> dict[str, Any]:
+    text = view.translations[lang]
+    currency = current_app.config["SHOP_CURRENCY"]
+    offers = []
+    for variant in view.variants:
+        left = view.available[variant.id]
+        in_stock = left is None or left > 0
+        offers.append(
+            {
+                "@type": "Offer",
+                "sku": variant.sku,
+                "price": f"{variant.price / 100:.2f}",
+                "priceCurrency": currency,
+                "availability": f"{SCHEMA}/{'InStock' if in_stock else 'OutOfStock'}",
+                "url": f"{url}?variant={variant.id}" if len(view.variants) > 1 else url,
+                "itemCondition": f"{SCHEMA}/NewCondition",
+            }
+        )
+    data: dict[str, Any] = {
+        "@context": SCHEMA,
+        "@type": "Product",
+        "name": text.title,
+        "description": shorten(text.description, 500),
+        "sku": view.variants[0].sku if view.variants else str(view.product.id),
+        "url": url,
+        "offers": offers[0] if len(offers) == 1 else offers,
+    }
+    if view.variants and view.variants[0].barcode:
+        data["gtin13"] = view.variants[0].barcode
+    images = [image_url(i) for i in view.images]
+    if images:
+        data["image"] = images
+    return data
+
+
+def page_title(*parts: str) -> str:
+    return " · ".join([*parts, current_app.config["SHOP_NAME"]])
+
+
+def page_label(page: int) -> str:
+    return _("page %(number)s", number=page)
