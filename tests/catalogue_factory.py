@@ -99,3 +99,28 @@ def build(products: int = 30) -> dict:
         "products": [p.id for p in made],
         "draft": draft.id,
     }
+
+
+def add_products(category_id: int, count: int, start: int = 1000) -> list[int]:
+    """More stocked products in one category (for 'same query count at any size' checks)."""
+    from shop.catalogue.models import Category
+    from shop.extensions import db
+
+    category = db.session.get(Category, category_id)
+    made = []
+    for i in range(start, start + count):
+        product = services.create_product(
+            {
+                "fr": Text(title=f"Tabouret n°\u00a0{i}", description="<p>Un tabouret.</p>"),
+                "en": Text(title=f"Stool no. {i}", description="<p>A stool.</p>"),
+            },
+            status=ProductStatus.ACTIVE,
+            category=category,
+            commit=False,
+        )
+        services.add_variant(product, sku=f"STOOL-{i}", price=2500 + i, commit=False)
+        made.append(product)
+    services._commit()
+    for product in made:
+        receive(product.variants[0].id, 5, reason="initial stock")
+    return [p.id for p in made]

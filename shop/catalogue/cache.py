@@ -72,7 +72,7 @@ def cached(parts: tuple[object, ...], build: Callable[[], dict[str, Any]]) -> di
         return json.loads(hit)
     value = build()
     try:
-        connection.setex(key, FRAGMENT_TTL, json.dumps(value, separators=(",", ":")))
+        connection.set(key, json.dumps(value, separators=(",", ":")), ex=FRAGMENT_TTL)
     except redis.RedisError as error:
         log.warning("fragment not cached", extra={"error": str(error)})
     return value

@@ -270,6 +270,17 @@ def home(locale: str) -> tuple[list[tuple[str, str, str]], Listing]:
     return [tuple(c) for c in categories], featured
 
 
+def top_categories(locale: str) -> list[tuple[str, str]]:
+    """Root categories (name, slug) for the site navigation."""
+    rows = db.session.execute(
+        select(CategoryTranslation.name, CategoryTranslation.slug)
+        .join(Category, Category.id == CategoryTranslation.category_id)
+        .where(CategoryTranslation.locale == locale, Category.parent_id.is_(None))
+        .order_by(Category.position, Category.id)
+    ).all()
+    return [tuple(r) for r in rows]
+
+
 def category(locale: str, slug: str) -> CategoryView | None:
     """The category with both translations, its ancestors and children (names in ``locale``)."""
     this = aliased(CategoryTranslation)

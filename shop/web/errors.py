@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
+from shop.config import LOCALES
 from shop.web.htmx import render
 
 log = logging.getLogger("shop.errors")
@@ -39,6 +40,8 @@ CSRF_MESSAGE = (
 
 def error_page(status: int, title: str | None = None, message: str | None = None) -> Response:
     default_title, default_message = MESSAGES.get(status, MESSAGES[500])
+    # The language switcher leads to each language's home, not to the missing page.
+    g.alternates = {lang: url_for("storefront.home", lang=lang) for lang in LOCALES}
     response = render(
         "errors/error.html",
         "errors/_error.html",

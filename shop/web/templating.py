@@ -10,6 +10,7 @@ from flask import Flask, current_app, g, url_for
 from flask_babel import format_currency, get_locale
 
 from shop import i18n
+from shop.catalogue import cache, queries
 from shop.web.storefront.meta import image_src, srcset
 
 
@@ -32,6 +33,14 @@ def listing_url(links: dict[str, Any], page: int = 1, reset: bool = False) -> st
     """A listing page keeping its filters (``reset``: the bare listing, for the filter form)."""
     query = {} if reset else {**links["query"], "page": page if page > 1 else None}
     return url_for(links["endpoint"], **links["values"], **query)
+
+
+def nav_categories() -> list[list[str]]:
+    """The header's category links, cached with the catalogue version."""
+    lang = g.get("lang") or str(get_locale() or "fr")
+    return cache.cached(
+        ("nav", lang), lambda: {"items": queries.top_categories(lang)}
+    )["items"]
 
 
 def htmx_config() -> str:
@@ -64,6 +73,7 @@ def init_app(app: Flask) -> None:
         LOCALES=i18n.LOCALES,
         htmx_config=htmx_config,
         listing_url=listing_url,
+        nav_categories=nav_categories,
         image_src=image_src,
         image_srcset=srcset,
     )

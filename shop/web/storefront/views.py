@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from shop.catalogue import cache, queries
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.catalogue.services import redirect_for
+from shop.config import LOCALES
 from shop.extensions import db
 from shop.i18n import absolute, localized_route, negotiate_lang
 from shop.web.htmx import render, wants_fragment
@@ -54,7 +55,7 @@ def serve(parts_key: tuple[Any, ...], build) -> Response:
         response = Response(status=304)
     else:
         parts = cache.cached((*parts_key, g.lang), build)
-        g.alternates = parts["alternates"]
+        g.alternates = {code: parts["alternates"][code] for code in LOCALES}
         target = parts.get("fragment_target")
         if wants_fragment() and target and request.headers.get("HX-Target") == target:
             response = Response(parts["fragment"], mimetype="text/html")
