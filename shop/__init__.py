@@ -94,13 +94,14 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop.web import health
+    from shop.web import health, seo
     from shop.web.account import bp as account
     from shop.web.storefront import bp as storefront
 
     app.register_blueprint(storefront)
     app.register_blueprint(account)
     app.register_blueprint(health.bp)
+    app.register_blueprint(seo.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

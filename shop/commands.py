@@ -54,5 +54,24 @@ def seed_demo(if_empty: bool) -> None:
         click.echo(f"demo: {line}")
 
 
+@shop_cli.command("seo-check")
+@click.option(
+    "--max-links",
+    type=click.IntRange(min=0),
+    default=5000,
+    show_default=True,
+    help="Check at most this many distinct internal links found on the pages.",
+)
+def seo_check(max_links: int) -> None:
+    """Crawl the sitemaps and every page they list, in-process; exit 1 on any SEO problem."""
+    from shop.seo import check
+
+    report = check.run(current_app._get_current_object(), max_links=max_links)  # type: ignore[attr-defined]
+    for line in report.lines():
+        click.echo(line)
+    if report.problems:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(shop_cli)
