@@ -1,4 +1,4 @@
-"""Shopper journeys in Chromium: browse, filter, sort, paginate (JS on and off), variants, language."""
+"""Shopper journeys in Chromium: browse, filter, sort, paginate, variants, language (JS on, off)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Catalogue fragment cache in Redis, invalidated by a version bumped on every catalogue change.
 
-Keys carry the catalogue version, so a change makes every older fragment unreachable at once
-(they expire on their own). Without Redis (the embedded default) nothing is cached. With
-Redis down, pages render from the database as if there were no cache.
+Entries carry the catalogue version they were built at; one read fetches the current version
+and the entry together, and an entry of an older version is rebuilt. Without Redis (the
+embedded default) nothing is cached. With Redis down, pages render from the database as if
+there were no cache.
 """
 
 from __future__ import annotations
@@ -50,29 +51,40 @@ def version() -> int:
         except redis.RedisError:
             value = None
     if value is None:
-        value = current_app.extensions.get("comptoir_catalogue_version", {"v": 0})["v"]
+        value = _local_version()
     g.catalogue_version = value
     return value
 
 
-def cached(parts: tuple[object, ...], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _local_version() -> int:
+    return current_app.extensions.get("comptoir_catalogue_version", {"v": 0})["v"]
+
+
+def cached(parts: tuple[object, ...], build: Callable[[], Any]) -> Any:
     """What ``build`` returns (JSON-able: page meta and rendered HTML), from Redis when this
-    catalogue version already built it. ``build`` does all the database work, so a hit
-    costs no query at all."""
+    catalogue version already built it. ``build`` does all the database work, so a hit costs
+    no query at all, and one Redis round trip (the version and the entry come together)."""
     connection = redis_connection()
     if connection is None or not current_app.config.get("FRAGMENT_CACHE", True):
         return build()
     digest = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
-    key = f"comptoir:frag:{version()}:{digest}"
+    key = f"comptoir:frag:{digest}"
     try:
-        hit = connection.get(key)
+        raw_version, hit = connection.mget(VERSION_KEY, key)
     except redis.RedisError:
-        hit = None
+        g.setdefault("catalogue_version", _local_version())
+        return build()
+    current = int(raw_version) if raw_version else 0
+    g.catalogue_version = current
     if hit is not None:
-        return json.loads(hit)
+        entry = json.loads(hit)
+        if entry["v"] == current:
+            return entry["value"]
     value = build()
     try:
-        connection.set(key, json.dumps(value, separators=(",", ":")), ex=FRAGMENT_TTL)
+        connection.set(
+            key, json.dumps({"v": current, "value": value}, separators=(",", ":")), ex=FRAGMENT_TTL
+        )
     except redis.RedisError as error:
         log.warning("fragment not cached", extra={"error": str(error)})
     return value

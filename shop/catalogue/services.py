@@ -140,6 +140,7 @@ def set_product_text(product: Product, locale: str, text: Text) -> ProductTransl
         "meta_title": text.meta_title.strip(),
         "meta_description": text.meta_description.strip(),
     }
+    product.updated_at = utcnow()  # sitemaps' lastmod follows text changes too
     if translation is None:
         translation = ProductTranslation(locale=locale, **values)
         product.translations[locale] = translation
@@ -343,6 +344,7 @@ def rename_category(category_id: int, locale: str, name: str, slug: str | None =
         record_redirect(prefix + translation.slug, prefix + new_slug)
         translation.slug = new_slug
     translation.name = name
+    category.updated_at = utcnow()
     _commit()
     return category
 

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, url_for
 from flask_babel import format_currency, get_locale
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop import i18n
 from shop.catalogue import cache, queries
+from shop.extensions import db
 from shop.web.storefront.meta import image_src, srcset
 
 
@@ -36,11 +38,14 @@ def listing_url(links: dict[str, Any], page: int = 1, reset: bool = False) -> st
 
 
 def nav_categories() -> list[list[str]]:
-    """The header's category links, cached with the catalogue version."""
+    """The header's category links, cached with the catalogue version. Error pages use this
+    too, so a database that cannot answer gives an empty menu rather than a second error."""
     lang = g.get("lang") or str(get_locale() or "fr")
-    return cache.cached(
-        ("nav", lang), lambda: {"items": queries.top_categories(lang)}
-    )["items"]
+    try:
+        return cache.cached(("nav", lang), lambda: {"items": queries.top_categories(lang)})["items"]
+    except SQLAlchemyError:
+        db.session.rollback()
+        return []
 
 
 def htmx_config() -> str:

@@ -8,12 +8,14 @@ answer conditional requests, and pick the full page or the HTMX fragment.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
@@ -40,6 +42,9 @@ def choose_language() -> Response:
 # -- serving cached page parts ---------------------------------------------------------
 
 
+CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
+
+
 def _etag() -> str:
     user = current_user.get_id() if current_user.is_authenticated else "-"
     target = request.headers.get("HX-Target", "") if wants_fragment() else ""
@@ -47,12 +52,19 @@ def _etag() -> str:
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
-def serve(parts_key: tuple[Any, ...], build) -> Response:
-    """Answer 304 when the browser's copy is current, else the page or its fragment."""
-    etag = _etag()
-    conditional = "_flashes" not in session
-    if conditional and request.if_none_match.contains_weak(etag):
+def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Response:
+    """Answer 304 when the browser's copy is current, else the page or its fragment.
+
+    Anonymous visitors with nothing flashed get the whole page from the cache, with only
+    their CSRF token put in; everyone else gets the cached parts inside a fresh layout.
+    """
+    plain_visit = not current_user.is_authenticated and "_flashes" not in session
+    if plain_visit and request.if_none_match and request.if_none_match.contains_weak(_etag()):
         response = Response(status=304)
+    elif plain_visit and not wants_fragment():
+        page = cache.cached((*parts_key, g.lang, "page"), lambda: _whole_page(build))
+        html = page["html"].replace(CSRF_PLACEHOLDER, generate_csrf())
+        response = Response(html, mimetype="text/html")
     else:
         parts = cache.cached((*parts_key, g.lang), build)
         g.alternates = {code: parts["alternates"][code] for code in LOCALES}
@@ -61,11 +73,23 @@ def serve(parts_key: tuple[Any, ...], build) -> Response:
             response = Response(parts["fragment"], mimetype="text/html")
         else:
             response = render("storefront/page.html", meta=parts["meta"], main=parts["main"])
-    response.set_etag(etag, weak=True)
+    response.set_etag(_etag(), weak=True)
     response.last_modified = datetime.fromtimestamp(cache.version() / 1000 or 0, UTC)
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("HX-Request")
     return response
+
+
+def _whole_page(build: Callable[[], dict[str, Any]]) -> dict[str, str]:
+    parts = build()
+    g.alternates = {code: parts["alternates"][code] for code in LOCALES}
+    html = render_template(
+        "storefront/page.html",
+        meta=parts["meta"],
+        main=parts["main"],
+        csrf_placeholder=CSRF_PLACEHOLDER,
+    )
+    return {"html": html}
 
 
 def _not_found_or_moved() -> Response:
@@ -338,7 +362,9 @@ def product(slug: str) -> Response:
         crumbs.append((text.title, canonical))
         page_meta = {
             "title": meta.page_title(text.meta_title or text.title),
-            "description": text.meta_description or meta.shorten(text.description),
+            "description": text.meta_description
+            or meta.shorten(text.description)
+            or _("%(title)s, at %(shop)s.", title=text.title, shop=current_app.config["SHOP_NAME"]),
             "canonical": canonical,
             "og_type": "product",
             "og_image": meta.image_url(view.images[0]) if view.images else None,
