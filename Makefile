@@ -45,8 +45,8 @@ lint: install
 	$(BIN)/ruff check shop tests worker.py bench
 	$(BIN)/ruff format --check shop tests worker.py bench
 
-bench: install
-	$(BIN)/python bench/run.py
+bench: system-deps-test install compile-translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,527 @@
+"""Storefront throughput against the Flask ceiling, on loopback, in one run.
+
+    .venv/bin/python bench/run.py            (or: make bench)
+
+Starts a throwaway PostgreSQL cluster and redis-server (``tests/services.py``), migrates,
+seeds ``--products`` demo products (timed), serves the shop and ``bench/ceiling.py`` with
+gunicorn (2 sync workers each, 127.0.0.1, free ports below 32768), picks a home, category,
+product and search URL from the running shop, drives each one and the ceiling with wrk,
+then prints a Markdown table and writes it to ``bench/results/latest.md``.
+Everything it starts is stopped on exit, failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.services import free_port, start_postgres, start_redis, wait_for_port  # noqa: E402
+
+SECRET_KEY = "comptoir-bench-secret-key-not-for-production"
+# A Fernet key (32 url-safe base64 bytes), fixed so runs are comparable.
+ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"comptoir-bench").digest()).decode()
+
+# Page -> (minimum share of the ceiling's req/s, or None) ; p99 must stay under P99_MAX_MS.
+TARGETS: dict[str, float | None] = {"home": None, "category": 0.25, "product": 0.25, "search": 0.15}
+P99_MAX_MS = 25.0
+PRODUCT_LINK = re.compile(r'href="(/fr/produits/[^"?#]+)"')
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise BenchError(
+            f"{' '.join(cmd)} exited with {result.returncode}\n{result.stdout}{result.stderr}"
+        )
+    return result
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self) -> None:
+        """SIGTERM to the gunicorn master (it stops its workers), then wait; SIGKILL the
+        process group it leads if it does not go."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        log(f"{self.name} stopped")
+
+
+def start_gunicorn(
+    name: str, app: str, chdir: Path, env: dict[str, str], workers: int, tmp: Path
+) -> Server:
+    port = free_port()
+    log_path = tmp / f"gunicorn-{name}.log"
+    with log_path.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(chdir),
+                app,
+            ],
+            env=env,
+            cwd=chdir,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop it cleanly
+        )
+    server = Server(name, process, port, log_path)
+    try:
+        wait_for_port(port, timeout=30, process=process)
+    except (RuntimeError, TimeoutError) as error:
+        server.stop()
+        raise BenchError(f"gunicorn {name} did not start: {error}\n{server.log_tail()}") from None
+    log(f"{name}: gunicorn pid {process.pid}, {workers} workers on {server.base}")
+    return server
+
+
+# -- HTTP --------------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect is an answer, not a hop
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect())
+
+
+def fetch(url: str) -> tuple[str, float]:
+    """The page's body and the time it took; BenchError unless the answer is 200."""
+    started = time.perf_counter()
+    try:
+        with _opener.open(url, timeout=60) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    elapsed = time.perf_counter() - started
+    if status != 200:
+        raise BenchError(f"GET {url} answered {status}, not 200:\n{body[:500]!r}")
+    return body.decode("utf-8", errors="replace"), elapsed
+
+
+# -- wrk ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _latency_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
+    if not match:
+        raise BenchError(f"no {percentile}% line in wrk's output:\n{output}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
+    if not rate or not total:
+        raise BenchError(f"cannot read wrk's output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        requests_per_s=float(rate.group(1)),
+        p50_ms=_latency_ms(output, "50"),
+        p99_ms=_latency_ms(output, "99"),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
+    )
+
+
+def drive(url: str, args: argparse.Namespace) -> WrkResult:
+    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}"]
+    subprocess.run(
+        [*base, f"-d{args.warmup}s", url],
+        capture_output=True,
+        check=True,
+        timeout=args.warmup + 60,
+    )
+    done = subprocess.run(
+        [*base, f"-d{args.duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=args.duration + 60,
+    )
+    return parse_wrk(done.stdout)
+
+
+# -- picking the pages -------------------------------------------------------------------
+
+
+def pick_urls(database_url: str, base: str) -> dict[str, str]:
+    """Home, the biggest second-level category, the first product it lists, and a search
+    for the most common first word of the French product titles."""
+    import psycopg
+
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as connection:
+        row = connection.execute(
+            """
+            WITH RECURSIVE tree(root, id) AS (
+                SELECT c.id, c.id FROM categories c
+                JOIN categories parent ON parent.id = c.parent_id
+                WHERE parent.parent_id IS NULL
+                UNION ALL
+                SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
+            )
+            SELECT t.slug, count(p.id) AS n
+            FROM tree
+            JOIN products p ON p.category_id = tree.id AND p.status = 'active'
+            JOIN category_translations t ON t.category_id = tree.root AND t.locale = 'fr'
+            GROUP BY tree.root, t.slug
+            HAVING count(p.id) >= 24
+            ORDER BY n DESC, t.slug
+            LIMIT 1
+            """
+        ).fetchone()
+        if row is None:
+            raise BenchError("no second-level category with 24 active products")
+        category_slug, category_count = row
+        titles = connection.execute(
+            """
+            SELECT t.title FROM product_translations t
+            JOIN products p ON p.id = t.product_id
+            WHERE t.locale = 'fr' AND p.status = 'active'
+            """
+        ).fetchall()
+    words = Counter(
+        first.lower()
+        for (title,) in titles
+        if (first := (title.split() or [""])[0]).isalpha() and len(first) >= 4
+    )
+    if not words:
+        raise BenchError("no French product title to search for")
+    word = words.most_common(1)[0][0]
+    log(f"category {category_slug!r} ({category_count} active products); search word {word!r}")
+    urls = {
+        "home": f"{base}/fr/",
+        "category": f"{base}/fr/categories/{category_slug}",
+        "search": f"{base}/fr/recherche?q={urllib.request.quote(word)}",
+    }
+    page, _ = fetch(urls["category"])
+    links = list(dict.fromkeys(PRODUCT_LINK.findall(page)))
+    if len(links) < 24:
+        raise BenchError(f"{urls['category']} lists {len(links)} products, not 24")
+    urls["product"] = base + links[0]
+    return {name: urls[name] for name in ("home", "category", "product", "search")}
+
+
+# -- facts and report --------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    versions = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m;"
+            "print(' '.join(f'{n} {m.version(n)}' for n in ('flask','gunicorn','jinja2')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": model,
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "software": versions.stdout.strip(),
+        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0],
+    }
+
+
+def git_state() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", "shop", "templates"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head}" + (" + uncommitted changes under shop/ or templates/" if dirty else "")
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "unknown"
+
+
+def verdict(name: str, result: WrkResult, ratio: float) -> str:
+    misses = []
+    floor = TARGETS[name]
+    if floor is not None and ratio < floor:
+        misses.append(f"{ratio:.0%} < {floor:.0%}")
+    if result.p99_ms > P99_MAX_MS:
+        misses.append(f"p99 > {P99_MAX_MS:g} ms")
+    if result.non_2xx or result.socket_errors:
+        misses.append(f"{result.non_2xx} non-2xx, {result.socket_errors} socket errors")
+    return "yes" if not misses else "**no** (" + "; ".join(misses) + ")"
+
+
+def report(ctx: dict) -> str:
+    ceiling: WrkResult = ctx["results"]["ceiling"]
+    facts = ctx["facts"]
+    cmd = f"wrk -t{ctx['args'].threads} -c{ctx['args'].connections}"
+    lines = [
+        f"## Storefront throughput, {ctx['started']:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"- Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']} RAM, "
+        f"Linux {facts['kernel']}, Python {facts['python']}, {facts['software']}, "
+        f"{facts['wrk']}",
+        f"- Load average before the run: {ctx['load_before']}; after: {ctx['load_after']}",
+        f"- Code: {ctx['git']}",
+        f"- Data: `flask shop seed-demo --products {ctx['args'].products}` in "
+        f"**{ctx['seed_s']:.1f} s** ({ctx['catalogue']})",
+        f"- Servers: gunicorn, {ctx['args'].workers} sync workers each, 127.0.0.1; shop with "
+        "PostgreSQL 15 + Redis (fragment cache), LOG_LEVEL=WARNING; ceiling = bench/ceiling.py "
+        f"(Flask + Jinja, no database, {ctx['sizes']['ceiling'] / 1024:.1f} KB page)",
+        f"- Load: `{cmd} -d{ctx['args'].warmup}s URL` (warm-up), then "
+        f"`{cmd} -d{ctx['args'].duration}s --latency URL`, one page at a time",
+        "",
+        "| page | URL | size (KB) | req/s | p50 (ms) | p99 (ms) | % of ceiling "
+        "| target | meets targets |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name in ("ceiling", "home", "category", "product", "search"):
+        result: WrkResult = ctx["results"][name]
+        path = ctx["urls"][name].split(str(ctx["ports"][name]), 1)[1]
+        ratio = result.requests_per_s / ceiling.requests_per_s
+        if name == "ceiling":
+            target, meets = "reference", "n/a"
+        else:
+            floor = TARGETS[name]
+            target = (f"≥ {floor:.0%} · " if floor else "") + f"p99 ≤ {P99_MAX_MS:g} ms"
+            meets = verdict(name, result, ratio)
+        lines.append(
+            f"| {name} | `{path}` | {ctx['sizes'][name] / 1024:.1f} "
+            f"| {result.requests_per_s:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
+            f"| {ratio:.0%} | {target} | {meets} |"
+        )
+    met = sum(
+        verdict(n, ctx["results"][n], ctx["results"][n].requests_per_s / ceiling.requests_per_s)
+        == "yes"
+        for n in TARGETS
+    )
+    lines += ["", f"Targets met by {met} of {len(TARGETS)} storefront pages.", ""]
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=10000)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per page")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    args = parser.parse_args()
+
+    if shutil.which("wrk") is None:
+        log("wrk is missing: apt-get install -y wrk (or make system-deps-test)")
+        return 2
+    # SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so the finally block runs.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    ctx: dict = {"args": args, "started": datetime.now(UTC), "load_before": loadavg()}
+    log(f"load average before the run: {ctx['load_before']}")
+    with contextlib.ExitStack() as cleanup:
+        tmp = Path(tempfile.mkdtemp(prefix="comptoir-bench-"))
+        cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+        try:
+            return _run(args, ctx, tmp, cleanup)
+        except BenchError as error:
+            log(f"FAILED: {error}")
+            return 1
+        except KeyboardInterrupt:
+            log("interrupted; stopping what was started")
+            return 130
+        finally:
+            log("cleaning up")
+    return 1
+
+
+def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.ExitStack) -> int:
+    postgres = start_postgres()
+    cleanup.callback(postgres.stop)
+    redis = start_redis()
+    cleanup.callback(redis.stop)
+    log(f"PostgreSQL on port {postgres.port}, Redis on port {redis.port}")
+
+    instance = tmp / "instance"
+    instance.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "DATABASE_URL", "SHOP_ENV", "FLASK_DEBUG", "PORT"}
+    }
+    env.update(
+        DATABASE_URL=postgres.url,
+        SECRET_KEY=SECRET_KEY,
+        SETTINGS_ENCRYPTION_KEY=ENCRYPTION_KEY,
+        LOG_LEVEL="WARNING",
+        SHOP_INSTANCE_PATH=str(instance),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    flask = [str(BIN / "flask"), "--app", "shop"]
+    run([*flask, "db", "upgrade"], env, timeout=300)
+    log("migrated")
+
+    seed = [*flask, "shop", "seed-demo"]
+    if "--products" not in run([*seed, "--help"], env, timeout=120).stdout:
+        raise BenchError("`flask shop seed-demo` has no --products option yet")
+    # Without REDIS_URL the picture renditions run in-process, inside the timed seed (with it,
+    # they would wait in RQ for a worker this run does not start).
+    log(f"seeding {args.products} products...")
+    started = time.perf_counter()
+    seeded = run([*seed, "--products", str(args.products)], env, timeout=1800)
+    ctx["seed_s"] = time.perf_counter() - started
+    for line in seeded.stdout.splitlines():
+        log(f"  {line}")
+    log(f"seeded in {ctx['seed_s']:.1f} s")
+    catalogue = [line for line in seeded.stdout.splitlines() if "catalogue:" in line]
+    ctx["catalogue"] = "; ".join(line.split("catalogue:", 1)[1].strip() for line in catalogue)
+
+    shop_env = {**env, "REDIS_URL": redis.url}
+    shop = start_gunicorn("shop", "shop:create_app()", ROOT, shop_env, args.workers, tmp)
+    cleanup.callback(shop.stop)
+    ceiling_env = {k: v for k, v in env.items() if k not in {"DATABASE_URL"}}
+    ceiling = start_gunicorn("ceiling", "ceiling:app", BENCH, ceiling_env, args.workers, tmp)
+    cleanup.callback(ceiling.stop)
+
+    try:
+        urls = {"ceiling": f"{ceiling.base}/", **pick_urls(postgres.url, shop.base)}
+        ctx["urls"] = urls
+        ctx["ports"] = {n: ceiling.port if n == "ceiling" else shop.port for n in urls}
+        ctx["sizes"] = {}
+        for name, url in urls.items():
+            body, elapsed = fetch(url)
+            ctx["sizes"][name] = len(body.encode())
+            log(f"{name}: {url} -> 200, {len(body.encode())} bytes, first fetch {elapsed:.3f} s")
+        ctx["results"] = {}
+        for name, url in urls.items():
+            log(f"{name}: wrk {args.warmup}s warm-up + {args.duration}s...")
+            result = drive(url, args)
+            ctx["results"][name] = result
+            log(
+                f"{name}: {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+                f"p99 {result.p99_ms:.2f} ms"
+                + (f", {result.non_2xx} non-2xx" if result.non_2xx else "")
+                + (f", {result.socket_errors} socket errors" if result.socket_errors else "")
+            )
+    except (BenchError, subprocess.SubprocessError) as error:
+        raise BenchError(f"{error}\n-- shop log tail --\n{shop.log_tail()}") from None
+
+    ctx["load_after"] = loadavg()
+    ctx["facts"] = machine_facts()
+    ctx["git"] = git_state()
+    text = report(ctx)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(text)
+    (RESULTS / f"{ctx['started']:%Y%m%d-%H%M%S}.md").write_text(text)
+    print(text)
+    log(f"written to {(RESULTS / 'latest.md').relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
