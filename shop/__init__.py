@@ -96,11 +96,13 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from shop.web import health, seo
     from shop.web.account import bp as account
+    from shop.web.media import bp as media
     from shop.web.storefront import bp as storefront
 
     app.register_blueprint(storefront)
     app.register_blueprint(account)
     app.register_blueprint(health.bp)
+    app.register_blueprint(media)
     app.register_blueprint(seo.bp)
 
 

@@ -38,17 +38,24 @@ def create_admin(email: str, password: str, role: str, locale: str) -> None:
 
 @shop_cli.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the shop already has data.")
-def seed_demo(if_empty: bool) -> None:
+@click.option(
+    "--products",
+    type=click.IntRange(min=0),
+    default=240,
+    show_default=True,
+    help="How many demo products (10000 for benchmarks).",
+)
+def seed_demo(if_empty: bool, products: int) -> None:
     """Load the bilingual demo shop (refused in production)."""
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("seed-demo is for development and demos, not production")
-    has_users = db.session.execute(db.select(User.id).limit(1)).first() is not None
-    if if_empty and has_users:
-        click.echo("demo: the database already has data, nothing loaded")
-        return
     from shop import demo
 
-    summary = demo.load(password=DEMO_PASSWORD)
+    has_users = db.session.execute(db.select(User.id).limit(1)).first() is not None
+    if if_empty and (has_users or not demo.catalogue_is_empty()):
+        click.echo("demo: the database already has data, nothing loaded")
+        return
+    summary = demo.load(password=DEMO_PASSWORD, products=products)
     wait_for_inprocess_jobs(current_app)
     for line in summary:
         click.echo(f"demo: {line}")

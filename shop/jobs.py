@@ -148,3 +148,10 @@ def deliver_email(email_id: int) -> bool:
 
     with job_context():
         return services.deliver(email_id)
+
+
+def render_image_renditions(image_id: int) -> dict[str, dict[str, str]]:
+    from shop.catalogue import images
+
+    with job_context():
+        return images.render_renditions(image_id)
