@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -33,15 +34,11 @@ PRODUCTS = 240
 def shop(_session_app, test_env):
     """One seeded shop for every test here (seeding takes a few seconds)."""
     app = _session_app
-    media_root = app.config["MEDIA_ROOT"]
-    # Where the worker looks too (the test app gets SHOP_INSTANCE_PATH only as a config key).
-    app.config["MEDIA_ROOT"] = str(Path(test_env["SHOP_INSTANCE_PATH"]) / "media")
     _empty_tables(app)
     with app.app_context():
         lines = demo.load(password=DEMO_PASSWORD, products=PRODUCTS)
     yield app, lines
     _empty_tables(app)
-    app.config["MEDIA_ROOT"] = media_root
 
 
 @pytest.fixture
@@ -289,3 +286,12 @@ def test_the_plan_is_the_same_on_every_run():
     assert first == second
     assert demo.ean13("400638133393") == "4006381333931"
     assert [demo.shop_price(c) for c in (1234, 14_870, 128_912)] == [1190, 14_990, 128_990]
+
+
+def test_seo_check_passes_on_the_demo_shop(shop):
+    app, _ = shop
+    result = app.test_cli_runner().invoke(args=["shop", "seo-check"])
+    assert result.exit_code == 0, result.output
+    assert "seo-check: no problems" in result.output, result.output
+    pages = int(re.search(r"(\d+) pages", result.output).group(1))
+    assert pages >= 2 * 200  # every active product in both languages, and more

@@ -24,12 +24,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @pytest.fixture
-def ctx(app, test_env, monkeypatch):
-    # The worker process finds its instance folder through SHOP_INSTANCE_PATH; the test app
-    # gets that name only as a config key, so point its media folder at the worker's.
-    monkeypatch.setitem(
-        app.config, "MEDIA_ROOT", str(Path(test_env["SHOP_INSTANCE_PATH"]) / "media")
-    )
+def ctx(app, test_env):
+    # The test app and the worker process share one instance folder, so one media folder.
+    assert app.config["MEDIA_ROOT"] == str(Path(test_env["SHOP_INSTANCE_PATH"]) / "media")
     with app.app_context():
         yield app
 

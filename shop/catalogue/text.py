@@ -34,13 +34,16 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title", "hreflang"}, "th": {"scope"}}
 
 def sanitize_description(html: str) -> str:
     """Only structural markup survives; links get rel=noopener, scripts and styles go."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html or "",
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
+    # nh3 writes French no-break spaces as entities; keep the character itself, so text
+    # search never indexes "nbsp".
+    return cleaned.replace("&nbsp;", "\u00a0")
 
 
 def plain_text(html: str) -> str:

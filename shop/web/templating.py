@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shop import i18n
 from shop.catalogue import cache, queries
+from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
-from shop.web.storefront.meta import image_src, srcset
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
         htmx_config=htmx_config,
         listing_url=listing_url,
         nav_categories=nav_categories,
-        image_src=image_src,
+        image_src=fallback_url,
         image_srcset=srcset,
     )
     app.jinja_env.filters["money"] = money

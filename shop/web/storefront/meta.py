@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
+from shop.catalogue.images import fallback_url
 from shop.catalogue.models import ProductImage
 from shop.catalogue.queries import ProductView
 from shop.catalogue.text import plain_text
@@ -23,25 +24,8 @@ def shorten(text: str, limit: int = 155) -> str:
     return cut + "…"
 
 
-def image_src(image: ProductImage, fmt: str = "jpeg") -> str:
-    """The largest rendition in ``fmt``, or the original until the renditions job has run."""
-    sizes = sorted(image.renditions or {}, key=int)
-    for width in reversed(sizes):
-        if path := image.renditions[width].get(fmt):
-            return f"/media/{path}"
-    return f"/media/{image.path}"
-
-
-def srcset(image: ProductImage, fmt: str) -> str:
-    return ", ".join(
-        f"/media/{image.renditions[w][fmt]} {w}w"
-        for w in sorted(image.renditions or {}, key=int)
-        if image.renditions[w].get(fmt)
-    )
-
-
 def image_url(image: ProductImage | None) -> str | None:
-    return absolute(image_src(image)) if image else None
+    return absolute(fallback_url(image)) if image else None
 
 
 def breadcrumbs(items: list[tuple[str, str]]) -> dict[str, Any]:
