@@ -16,6 +16,7 @@ from shop.config import ROOT
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = Path(
         (config or {}).get("INSTANCE_PATH")
+        or (config or {}).get("SHOP_INSTANCE_PATH")
         or os.environ.get("SHOP_INSTANCE_PATH")
         or ROOT / "instance"
     )
@@ -47,10 +48,16 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from shop import i18n
     from shop.accounts import models as account_models
-    from shop.catalogue import models as catalogue_models  # noqa: F401  (tables for migrations)
+    from shop.cart import models as cart_models  # noqa: F401  (tables for migrations)
+    from shop.catalogue import models as catalogue_models  # noqa: F401
+    from shop.checkout import models as checkout_models  # noqa: F401
     from shop.emails import models as email_models  # noqa: F401
     from shop.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from shop.inventory import models as inventory_models  # noqa: F401
+    from shop.orders import models as order_models  # noqa: F401
+    from shop.outbox import models as outbox_models  # noqa: F401
+    from shop.payments import models as payment_models  # noqa: F401
+    from shop.platform import models as platform_models  # noqa: F401
     from shop.web import security
 
     db.init_app(app)

@@ -55,6 +55,28 @@ class InventoryMovement(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int] = mapped_column()  # signed: + into stock, - out of it
     reason: Mapped[str] = mapped_column(String(255))
-    order_id: Mapped[int | None] = mapped_column()  # orders arrive with the checkout issue
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class InventoryReservation(db.Model):
+    """Stock held for a checkout (by cart) or an unpaid order, until ``expires_at``."""
+
+    __tablename__ = "inventory_reservations"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_inventory_reservations_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("product_variants.id", ondelete="CASCADE"))
+    cart_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), index=True
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
