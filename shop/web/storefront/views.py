@@ -42,6 +42,8 @@ def choose_language() -> Response:
 # -- serving cached page parts ---------------------------------------------------------
 
 
+# Cached HTML carries this wherever a form needs the visitor's CSRF token; it is replaced
+# per request (templates: `{{ csrf_placeholder or csrf_token() }}`).
 CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
 
 
@@ -69,10 +71,13 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
         parts = cache.cached((*parts_key, g.lang), build)
         g.alternates = {code: parts["alternates"][code] for code in LOCALES}
         target = parts.get("fragment_target")
+        token = generate_csrf()
         if wants_fragment() and target and request.headers.get("HX-Target") == target:
-            response = Response(parts["fragment"], mimetype="text/html")
+            html = parts["fragment"].replace(CSRF_PLACEHOLDER, token)
+            response = Response(html, mimetype="text/html")
         else:
-            response = render("storefront/page.html", meta=parts["meta"], main=parts["main"])
+            main = parts["main"].replace(CSRF_PLACEHOLDER, token)
+            response = render("storefront/page.html", meta=parts["meta"], main=main)
     response.set_etag(_etag(), weak=True)
     response.last_modified = datetime.fromtimestamp(cache.version() / 1000 or 0, UTC)
     response.headers["Cache-Control"] = "private, no-cache"
@@ -149,7 +154,11 @@ def home() -> Response:
             "jsonld": meta.organization_and_website(lang),
         }
         main = render_template(
-            "storefront/home.html", categories=categories, listing=featured, lang=lang
+            "storefront/home.html",
+            categories=categories,
+            listing=featured,
+            lang=lang,
+            csrf_placeholder=CSRF_PLACEHOLDER,
         )
         return {"meta": page_meta, "alternates": alternates, "main": main}
 
@@ -314,8 +323,10 @@ def search() -> Response:
 def _listing_parts(
     page_meta: dict[str, Any], alternates: dict[str, str], context: dict[str, Any]
 ) -> dict[str, Any]:
-    main = render_template("storefront/listing.html", **context)
-    fragment = render_template("storefront/_results.html", **context)
+    main = render_template("storefront/listing.html", **context, csrf_placeholder=CSRF_PLACEHOLDER)
+    fragment = render_template(
+        "storefront/_results.html", **context, csrf_placeholder=CSRF_PLACEHOLDER
+    )
     return {
         "meta": page_meta,
         "alternates": alternates,
@@ -377,8 +388,12 @@ def product(slug: str) -> Response:
             "crumbs": crumbs,
             "left": view.available.get(variant.id) if variant else 0,
         }
-        main = render_template("storefront/product.html", **context)
-        fragment = render_template("storefront/_buybox.html", **context)
+        main = render_template(
+            "storefront/product.html", **context, csrf_placeholder=CSRF_PLACEHOLDER
+        )
+        fragment = render_template(
+            "storefront/_buybox.html", **context, csrf_placeholder=CSRF_PLACEHOLDER
+        )
         return {
             "meta": page_meta,
             "alternates": alternates,
