@@ -1,13 +1,51 @@
-"""Stock changes, each recorded as a movement. Reservations arrive with the checkout issue."""
+"""Stock changes, each recorded as a movement, and checkout holds (reservations).
+
+Concurrency: no read-check-write. Holds and sales are conditional UPDATEs on
+``inventory_items`` (``... WHERE on_hand - reserved >= :qty``), always taken in variant id
+order so two checkouts that want the same variants never deadlock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from shop.accounts.models import utcnow
 from shop.extensions import db
-from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
+from shop.inventory.models import (
+    InventoryItem,
+    InventoryMovement,
+    InventoryReservation,
+    MovementKind,
+)
 
 
 class InventoryError(Exception):
-    pass
+    message = _l("Stock could not be changed.")
+
+
+class OutOfStock(InventoryError):
+    """Some variants cannot be held: ``variant_ids`` says which."""
+
+    message = _l("Sorry, some items are no longer available in the quantity you chose.")
+
+    def __init__(self, variant_ids: Iterable[int]) -> None:
+        self.variant_ids = sorted(set(variant_ids))
+        super().__init__(f"out of stock: {self.variant_ids}")
+
+
+def hold_minutes() -> int:
+    return int(current_app.config.get("RESERVATION_MINUTES", 15))
+
+
+def _catalogue_changed() -> None:
+    from shop.catalogue import cache
+
+    cache.catalogue_changed()
 
 
 def receive(
@@ -39,7 +77,219 @@ def receive(
     )
     if commit:
         db.session.commit()
-        from shop.catalogue import cache
-
-        cache.catalogue_changed()
+        _catalogue_changed()
     return item
+
+
+# -- holds -----------------------------------------------------------------------------------
+
+
+def _take(variant_id: int, quantity: int) -> bool:
+    """Hold ``quantity`` units if that many are free; one conditional UPDATE."""
+    result = db.session.execute(
+        update(InventoryItem)
+        .where(
+            InventoryItem.variant_id == variant_id,
+            InventoryItem.on_hand - InventoryItem.reserved >= quantity,
+        )
+        .values(reserved=InventoryItem.reserved + quantity)
+    )
+    return result.rowcount == 1
+
+
+def _give_back(variant_id: int, quantity: int) -> None:
+    db.session.execute(
+        update(InventoryItem)
+        .where(InventoryItem.variant_id == variant_id)
+        .values(reserved=InventoryItem.reserved - quantity)
+    )
+
+
+def hold_for_cart(
+    cart_id: int,
+    lines: Iterable[tuple[int, int]],
+    *,
+    tracked: set[int],
+    now: datetime | None = None,
+) -> datetime:
+    """Replace the cart's holds with holds for ``lines`` (variant id, quantity), all or none.
+
+    Only ``tracked`` variants are held (others have no stock). Raises ``OutOfStock`` naming
+    every variant that could not be held; the caller's transaction is then rolled back.
+    Returns when the holds expire. Does not commit.
+    """
+    now = now or utcnow()
+    expires = now + timedelta(minutes=hold_minutes())
+    release_cart_holds(cart_id, commit=False)
+    wanted: dict[int, int] = {}
+    for variant_id, quantity in lines:
+        if variant_id in tracked:
+            wanted[variant_id] = wanted.get(variant_id, 0) + quantity
+    missing = [v for v in sorted(wanted) if not _take(v, wanted[v])]
+    if missing:
+        raise OutOfStock(missing)
+    db.session.add_all(
+        InventoryReservation(variant_id=v, cart_id=cart_id, quantity=q, expires_at=expires)
+        for v, q in sorted(wanted.items())
+    )
+    return expires
+
+
+def release_cart_holds(cart_id: int, *, commit: bool = True) -> int:
+    """Give back every hold of a cart (its content changed, or checkout was abandoned)."""
+    holds = (
+        db.session.execute(
+            db.select(InventoryReservation)
+            .where(InventoryReservation.cart_id == cart_id, InventoryReservation.order_id.is_(None))
+            .order_by(InventoryReservation.variant_id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    for hold in holds:
+        _give_back(hold.variant_id, hold.quantity)
+        db.session.delete(hold)
+    if commit:
+        db.session.commit()
+    return len(holds)
+
+
+def attach_holds_to_order(cart_id: int, order_id: int, *, until: datetime) -> int:
+    """The cart's holds now belong to its unpaid order (and last until ``until``)."""
+    result = db.session.execute(
+        update(InventoryReservation)
+        .where(InventoryReservation.cart_id == cart_id, InventoryReservation.order_id.is_(None))
+        .values(order_id=order_id, expires_at=until)
+    )
+    return result.rowcount
+
+
+def extend_holds(*, cart_id: int | None = None, order_id: int | None = None) -> None:
+    """Activity keeps holds alive for another hold period. Does not commit."""
+    query = update(InventoryReservation).values(
+        expires_at=utcnow() + timedelta(minutes=hold_minutes())
+    )
+    if order_id is not None:
+        query = query.where(InventoryReservation.order_id == order_id)
+    elif cart_id is not None:
+        query = query.where(InventoryReservation.cart_id == cart_id)
+    else:
+        raise ValueError("extend_holds needs a cart or an order")
+    db.session.execute(query)
+
+
+def release_order_holds(order_id: int) -> int:
+    """Give back an unpaid order's holds (cancellation). Does not commit."""
+    holds = (
+        db.session.execute(
+            db.select(InventoryReservation)
+            .where(InventoryReservation.order_id == order_id)
+            .order_by(InventoryReservation.variant_id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    for hold in holds:
+        _give_back(hold.variant_id, hold.quantity)
+        db.session.delete(hold)
+    return len(holds)
+
+
+def sell_order_holds(order_id: int, lines: Iterable[tuple[int, int]]) -> list[int]:
+    """Payment: turn the order's holds into sale movements (stock leaves the shop).
+
+    Lines without a hold (it expired) are sold from free stock if there is any. Returns the
+    variant ids that could not be covered (oversold: the caller decides what to do). Does not
+    commit.
+    """
+    holds = {
+        h.variant_id: h
+        for h in db.session.execute(
+            db.select(InventoryReservation)
+            .where(InventoryReservation.order_id == order_id)
+            .order_by(InventoryReservation.variant_id)
+            .with_for_update()
+        ).scalars()
+    }
+    short: list[int] = []
+    for variant_id, quantity in sorted(lines):
+        hold = holds.pop(variant_id, None)
+        held = hold.quantity if hold else 0
+        if held:
+            db.session.delete(hold)
+        extra = quantity - held
+        if extra > 0 and not _take(variant_id, extra):
+            short.append(variant_id)
+            quantity = held
+        if quantity:
+            db.session.execute(
+                update(InventoryItem)
+                .where(InventoryItem.variant_id == variant_id)
+                .values(
+                    on_hand=InventoryItem.on_hand - quantity,
+                    reserved=InventoryItem.reserved - quantity,
+                )
+            )
+            db.session.add(
+                InventoryMovement(
+                    variant_id=variant_id,
+                    kind=MovementKind.SALE,
+                    quantity=-quantity,
+                    reason="order paid",
+                    order_id=order_id,
+                )
+            )
+    for hold in holds.values():  # held but no longer ordered
+        _give_back(hold.variant_id, hold.quantity)
+        db.session.delete(hold)
+    return short
+
+
+def restock(
+    variant_id: int, quantity: int, *, reason: str, order_id: int | None, actor_id: int | None
+) -> None:
+    """A return: units come back into stock. Does not commit."""
+    if quantity <= 0:
+        raise InventoryError("a return adds a positive quantity")
+    result = db.session.execute(
+        update(InventoryItem)
+        .where(InventoryItem.variant_id == variant_id)
+        .values(on_hand=InventoryItem.on_hand + quantity)
+    )
+    if result.rowcount == 0:
+        db.session.add(InventoryItem(variant_id=variant_id, on_hand=quantity, reserved=0))
+    db.session.add(
+        InventoryMovement(
+            variant_id=variant_id,
+            kind=MovementKind.RETURN,
+            quantity=quantity,
+            reason=reason,
+            order_id=order_id,
+            actor_id=actor_id,
+        )
+    )
+
+
+def release_expired(now: datetime | None = None, batch: int = 500) -> int:
+    """The periodic job: give back holds past their time, skipping rows another worker has."""
+    now = now or utcnow()
+    holds = (
+        db.session.execute(
+            db.select(InventoryReservation)
+            .where(InventoryReservation.expires_at < now)
+            .order_by(InventoryReservation.variant_id, InventoryReservation.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    for hold in holds:
+        _give_back(hold.variant_id, hold.quantity)
+        db.session.delete(hold)
+    db.session.commit()
+    if holds:
+        _catalogue_changed()
+    return len(holds)

@@ -1,0 +1,273 @@
+"""Orders: numbering, payment (exactly once), cancellation and refunds.
+
+Every change takes the order row with ``SELECT ... FOR UPDATE`` first, so concurrent paths
+(the return page and the webhook, two admins) are serialized and the second sees the first's
+result. Each change writes its outbox event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.accounts.models import utcnow
+from shop.extensions import db
+from shop.inventory import services as inventory
+from shop.orders.models import Order, OrderNumberSequence, OrderStatus
+from shop.outbox.services import emit
+from shop.payments.models import Payment, PaymentStatus, Refund
+
+log = logging.getLogger("shop.orders")
+_ACCESS_SALT = "comptoir.order-access"
+
+
+class OrderError(Exception):
+    message = _l("This order cannot be changed in this way.")
+
+
+class RefundTooLarge(OrderError):
+    message = _l("A refund cannot be more than what is left to refund on the order.")
+
+
+class NotRefundable(OrderError):
+    message = _l("Only a paid order can be refunded.")
+
+
+class NotCancellable(OrderError):
+    message = _l("Only an unpaid order can be cancelled.")
+
+
+# -- numbers and access ----------------------------------------------------------------------
+
+
+def next_number(moment: datetime | None = None) -> str:
+    """``CMD-2026-000123``: a row-locked counter per year, gapless within committed orders."""
+    year = (moment or utcnow()).year
+    for _ in range(2):
+        value = db.session.execute(
+            update(OrderNumberSequence)
+            .where(OrderNumberSequence.year == year)
+            .values(last_value=OrderNumberSequence.last_value + 1)
+            .returning(OrderNumberSequence.last_value)
+        ).scalar_one_or_none()
+        if value is not None:
+            return f"CMD-{year}-{value:06d}"
+        try:
+            with db.session.begin_nested():
+                db.session.execute(insert(OrderNumberSequence).values(year=year, last_value=0))
+        except IntegrityError:
+            pass  # another transaction created this year's counter first
+    raise RuntimeError("could not allocate an order number")
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_ACCESS_SALT)
+
+
+def access_token(order: Order) -> str:
+    """A link token for guests: whoever has it may see this order (sent by email)."""
+    return _serializer().dumps({"o": order.id, "n": order.number})
+
+
+def order_for_token(token: str) -> Order | None:
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    order = db.session.get(Order, data.get("o"))
+    return order if order is not None and order.number == data.get("n") else None
+
+
+def _locked(order_id: int) -> Order:
+    order = db.session.execute(
+        db.select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if order is None:
+        raise OrderError(order_id)
+    return order
+
+
+def _sold_lines(order: Order) -> list[tuple[int, int]]:
+    return [(line.variant_id, line.quantity) for line in order.lines if line.variant_id]
+
+
+# -- payment -----------------------------------------------------------------------------------
+
+
+def mark_paid(
+    order_id: int, *, provider: str, intent_id: str | None = None, amount: int | None = None
+) -> bool:
+    """The order is paid: sell its held stock, record the payment, announce it. Exactly once.
+
+    Returns True when this call made the order paid, False when it already was (or cannot
+    be: cancelled orders, wrong amounts are logged for staff, never marked paid).
+    """
+    order = _locked(order_id)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        db.session.rollback()
+        if order.status == OrderStatus.CANCELLED:
+            log.error("payment for a cancelled order", extra={"order": order.number})
+        return False
+    if amount is not None and amount != order.total:
+        db.session.rollback()
+        log.error(
+            "payment amount differs from the order total",
+            extra={"order": order.number, "amount": amount, "total": order.total},
+        )
+        return False
+    payment = None
+    if intent_id:
+        payment = db.session.execute(
+            db.select(Payment).where(Payment.intent_id == intent_id)
+        ).scalar_one_or_none()
+    if payment is None:
+        payment = db.session.execute(
+            db.select(Payment)
+            .where(Payment.order_id == order.id, Payment.provider == provider)
+            .order_by(Payment.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    if payment is None:
+        payment = Payment(
+            order_id=order.id,
+            provider=provider,
+            amount=order.total,
+            currency=order.currency,
+            intent_id=intent_id,
+        )
+        db.session.add(payment)
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = utcnow()
+    short = inventory.sell_order_holds(order.id, _sold_lines(order))
+    if short:
+        log.error("paid order oversold", extra={"order": order.number, "variants": short})
+    order.move_to(OrderStatus.PAID)
+    order.paid_at = utcnow()
+    emit("order_paid", order_id=order.id, number=order.number, provider=provider)
+    db.session.commit()
+    _catalogue_changed()
+    return True
+
+
+def payment_failed(order_id: int, *, intent_id: str | None, message: str) -> None:
+    """A card was declined: the order stays payable, its holds stay, the buyer may retry."""
+    order = _locked(order_id)
+    if intent_id:
+        db.session.execute(
+            update(Payment)
+            .where(Payment.intent_id == intent_id, Payment.status != PaymentStatus.SUCCEEDED)
+            .values(status=PaymentStatus.FAILED, last_error=message[:2000])
+        )
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        inventory.extend_holds(order_id=order.id)
+    db.session.commit()
+
+
+# -- cancellation and refunds ---------------------------------------------------------------
+
+
+def cancel(order_id: int, *, reason: str = "") -> Order:
+    order = _locked(order_id)
+    if not order.can_move_to(OrderStatus.CANCELLED):
+        db.session.rollback()
+        raise NotCancellable(order.status)
+    inventory.release_order_holds(order.id)
+    order.move_to(OrderStatus.CANCELLED)
+    order.cancelled_at = utcnow()
+    emit("order_cancelled", order_id=order.id, number=order.number, reason=reason)
+    db.session.commit()
+    _catalogue_changed()
+    return order
+
+
+def refund(
+    order_id: int,
+    amount: int,
+    *,
+    restock: Mapping[int, int] | None = None,
+    reason: str = "",
+    actor_id: int | None = None,
+    send_to_provider: Callable[[Payment, int, str], str] | None = None,
+) -> Refund:
+    """Give money back (never more than was paid and not yet refunded), optionally restock.
+
+    ``restock`` maps order line ids to quantities returned to stock. ``send_to_provider``
+    performs the provider's refund (Stripe) and returns its id; bank transfers are refunded
+    by hand and recorded here.
+    """
+    order = _locked(order_id)
+    if order.status not in (
+        OrderStatus.PAID,
+        OrderStatus.FULFILLED,
+        OrderStatus.COMPLETED,
+        OrderStatus.PARTIALLY_REFUNDED,
+    ):
+        db.session.rollback()
+        raise NotRefundable(order.status)
+    if amount <= 0 or amount > order.refundable:
+        db.session.rollback()
+        raise RefundTooLarge(amount)
+    payment = db.session.execute(
+        db.select(Payment)
+        .where(Payment.order_id == order.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .order_by(Payment.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    record = Refund(
+        order_id=order.id,
+        payment_id=payment.id if payment else None,
+        amount=amount,
+        reason=reason,
+        actor_id=actor_id,
+    )
+    db.session.add(record)
+    db.session.flush()
+    lines = {line.id: line for line in order.lines}
+    for line_id, quantity in (restock or {}).items():
+        line = lines.get(line_id)
+        if line is None or quantity <= 0 or quantity > line.quantity - line.quantity_refunded:
+            db.session.rollback()
+            raise OrderError(line_id)
+        line.quantity_refunded += quantity
+        if line.variant_id:
+            inventory.restock(
+                line.variant_id,
+                quantity,
+                reason=reason or "refund",
+                order_id=order.id,
+                actor_id=actor_id,
+            )
+        record.restocked = True
+    if send_to_provider is not None and payment is not None:
+        record.provider_refund_id = send_to_provider(payment, amount, f"refund-{record.id}")
+    order.amount_refunded += amount
+    order.move_to(
+        OrderStatus.REFUNDED
+        if order.amount_refunded == order.total
+        else OrderStatus.PARTIALLY_REFUNDED
+    )
+    emit(
+        "order_refunded", order_id=order.id, number=order.number, refund_id=record.id, amount=amount
+    )
+    db.session.commit()
+    if record.restocked:
+        _catalogue_changed()
+    return record
+
+
+def _catalogue_changed() -> None:
+    from shop.catalogue import cache
+
+    cache.catalogue_changed()
