@@ -127,6 +127,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         # every other POST is checked globally (see shop.web.security).
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "CSRF_EXEMPT_BLUEPRINTS": ("webhooks",),  # signed by the provider instead
         # rate limits
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -135,6 +136,10 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "RATELIMIT_KEY_PREFIX": "comptoir-limits",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
         "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "3 per minute;10 per hour"),
+        # cart and checkout
+        "CART_MAX_PER_LINE": int(env.get("CART_MAX_PER_LINE", "10")),
+        "RESERVATION_MINUTES": int(env.get("RESERVATION_MINUTES", "15")),
+        "BANK_TRANSFER_HOLD_DAYS": int(env.get("BANK_TRANSFER_HOLD_DAYS", "7")),
         # accounts
         "PASSWORD_MIN_LENGTH": 10,
         "PASSWORD_RESET_MAX_AGE": 3600,

@@ -67,6 +67,7 @@ def test_env(
     postgres: services.Service,
     redis_service: services.Service,
     smtp: services.Service,
+    localstripe: services.Service,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of every process of the shop under test (app, worker, CLI)."""
@@ -80,6 +81,12 @@ def test_env(
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         "RQ_QUEUE": "comptoir-test",
         "MAIL_FROM": "Comptoir <boutique@comptoir.example.com>",
+        # Stripe is localstripe, driven by the official library and its fake Stripe.js.
+        "STRIPE_SECRET_KEY": "sk_test_comptoir",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_comptoir",
+        "STRIPE_WEBHOOK_SECRET": "whsec_comptoir_test",
+        "STRIPE_API_BASE": localstripe.url,
+        "STRIPE_JS_URL": f"{localstripe.url}/js.stripe.com/v3/",
         # Still argon2id, at a cost that keeps the suite quick.
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST": "8192",
