@@ -39,6 +39,7 @@ from shop.catalogue.models import (
     product_tags,
 )
 from shop.catalogue.text import sanitize_description, slugify
+from shop.checkout.defaults import load_defaults as load_checkout_defaults
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
@@ -61,12 +62,14 @@ PICTURE_SIZE = (1600, 1200)
 
 
 def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
-    """Demo accounts, then the catalogue unless the shop already has products."""
+    """Demo accounts, tax rates and shipping methods, then the catalogue unless the shop
+    already has products."""
     lines = []
     for email, role, locale in DEMO_ACCOUNTS:
         if accounts.find_by_email(email) is None:
             accounts.register(email, password, locale=locale, role=role)
             lines.append(f"{role:<8} {email} / {password}")
+    lines.extend(load_checkout_defaults())
     if catalogue_is_empty():
         lines.extend(load_catalogue(products).lines())
     else:
