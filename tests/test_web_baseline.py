@@ -14,12 +14,16 @@ from tests import services
 # -- security headers and cookies -------------------------------------------------------
 
 
-def test_strict_csp_and_security_headers_on_every_page(client):
+def test_strict_csp_and_security_headers_on_every_page(app, client):
+    from urllib.parse import urlsplit
+
+    stripe_js = urlsplit(app.config["STRIPE_JS_URL"])
     for path in ("/fr/", "/en/account/login", "/fr/inconnue", "/healthz"):
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
-        assert directives["script-src"] == "'self'"
+        # Our origin, plus Stripe.js's origin only because card payment is configured.
+        assert directives["script-src"] == f"'self' {stripe_js.scheme}://{stripe_js.netloc}"
         assert directives["style-src"] == "'self'"
         assert directives["frame-ancestors"] == "'none'"
         assert directives["object-src"] == "'none'"
