@@ -103,6 +103,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from shop.web import health, seo
     from shop.web.account import bp as account
+    from shop.web.cart import bp as cart
     from shop.web.media import bp as media
     from shop.web.storefront import bp as storefront
 
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(media)
     app.register_blueprint(seo.bp)
+    app.register_blueprint(cart)
 
 
 def register_error_handlers(app: Flask) -> None:

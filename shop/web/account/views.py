@@ -13,6 +13,7 @@ from shop.extensions import limiter, login_manager
 from shop.i18n import localized_route
 from shop.web.account import bp
 from shop.web.account.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from shop.web.cart.cookie import merge_guest_cart
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
@@ -65,6 +66,7 @@ def login() -> Response:
             form.form_errors.append(str(error.message))
         else:
             login_user(user, remember=form.remember.data)
+            merge_guest_cart(user.id)
             flash(_("Welcome back!"), "success")
             return redirect_to(safe_next(request.args.get("next"), url_for("account.dashboard")))
     return render(
@@ -98,6 +100,7 @@ def register() -> Response:
             form.password.errors = [str(error.message)]
         else:
             login_user(user)
+            merge_guest_cart(user.id)
             flash(_("Your account has been created. Welcome!"), "success")
             return redirect_to(url_for("account.dashboard"))
     return render(

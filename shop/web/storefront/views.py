@@ -25,6 +25,7 @@ from shop.catalogue.services import redirect_for
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.i18n import absolute, localized_route, negotiate_lang
+from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE
 from shop.web.htmx import render, wants_fragment
 from shop.web.storefront import bp, meta
 from shop.web.storefront.params import listing_filters
@@ -60,7 +61,11 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
     Anonymous visitors with nothing flashed get the whole page from the cache, with only
     their CSRF token put in; everyone else gets the cached parts inside a fresh layout.
     """
-    plain_visit = not current_user.is_authenticated and "_flashes" not in session
+    plain_visit = (
+        not current_user.is_authenticated
+        and "_flashes" not in session
+        and CART_COOKIE not in request.cookies  # the header shows their cart
+    )
     if plain_visit and request.if_none_match and request.if_none_match.contains_weak(_etag()):
         response = Response(status=304)
     elif plain_visit and not wants_fragment():

@@ -1,0 +1,587 @@
+"""The cart: one active cart per visitor, lines with a price snapshot, stock and per-line rules.
+
+Guests are known by a random token (signed into their cookie by the web layer), customers by
+their id. Every change locks the cart row (``SELECT ... FOR UPDATE``), so two clicks on the
+same button cannot race; the ``(cart_id, variant_id)`` unique constraint backs that up.
+A refused change rolls back: the database is left exactly as it was.
+
+Prices: a line remembers the price it was added at (``unit_price``) but the cart always
+charges the CURRENT price. When the two differ the cart shows a notice; showing the cart to
+the shopper (``accept_current_prices``) records the current prices as seen, so the notice
+appears once per change. Adding more of a variant also takes its current price.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from shop.accounts.models import User, utcnow
+from shop.cart.models import Cart, CartEvent, CartEventKind, CartItem, CartStatus
+from shop.catalogue.models import (
+    Product,
+    ProductImage,
+    ProductStatus,
+    ProductTranslation,
+    ProductVariant,
+)
+from shop.extensions import db
+from shop.inventory.models import InventoryItem, InventoryReservation
+
+SIGNING_SALT = "comptoir.cart"
+DEFAULT_MAX_PER_LINE = 10
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class CartError(Exception):
+    """A change the shopper asked for and we refuse; ``message`` is for them (translated
+    when shown: read it in a request, or inside ``force_locale``)."""
+
+    message: Any = _l("Your cart could not be changed.")
+
+
+class QuantityInvalid(CartError):
+    message = _l("Please choose a quantity of at least 1.")
+
+
+class NotEnoughStock(CartError):
+    def __init__(self, available: int) -> None:
+        super().__init__(available)
+        self.available = available
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        if self.available <= 0:
+            return _("Sorry, this item is out of stock.")
+        return ngettext(
+            "Sorry, only %(num)d is left in stock.",
+            "Sorry, only %(num)d are left in stock.",
+            self.available,
+        )
+
+
+class TooManyForOneLine(CartError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return ngettext(
+            "You can have at most %(num)d of this item in your cart.",
+            "You can have at most %(num)d of this item in your cart.",
+            self.limit,
+        )
+
+
+class VariantUnavailable(CartError):
+    """Unknown, inactive, or its product is a draft or archived."""
+
+    message = _l("Sorry, this item is not available.")
+
+
+class ItemNotFound(CartError):
+    message = _l("This item is no longer in your cart.")
+
+
+class CartNotFound(CartError):
+    message = _l("Your cart could not be found. It may already have been ordered.")
+
+
+class CartTokenInvalid(CartError):
+    message = _l("Your cart could not be read, so it has been emptied. Please try again.")
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+def make_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SIGNING_SALT)
+
+
+def sign_token(token: str) -> str:
+    return _serializer().dumps(token)
+
+
+def read_signed_token(value: str) -> str:
+    """The token inside a signed cookie value; ``CartTokenInvalid`` if it was tampered with."""
+    try:
+        token = _serializer().loads(value)
+    except BadSignature as error:
+        raise CartTokenInvalid() from error
+    if not isinstance(token, str) or not 0 < len(token) <= 64:
+        raise CartTokenInvalid()
+    return token
+
+
+def max_per_line() -> int:
+    return int(current_app.config.get("CART_MAX_PER_LINE", DEFAULT_MAX_PER_LINE))
+
+
+# -- finding carts -----------------------------------------------------------------------
+
+
+def _owner_filter(token: str | None, customer_id: int | None) -> Any:
+    """A customer's cart by id; a guest's by token, and only a cart no customer owns."""
+    if customer_id is not None:
+        return Cart.customer_id == customer_id
+    return and_(Cart.token == token, Cart.customer_id.is_(None))
+
+
+def find_cart(*, token: str | None, customer_id: int | None) -> Cart | None:
+    """The visitor's active cart; the token is ignored when the customer is known."""
+    if token is None and customer_id is None:
+        return None
+    return db.session.execute(
+        select(Cart).where(_owner_filter(token, customer_id), Cart.status == CartStatus.ACTIVE)
+    ).scalar_one_or_none()
+
+
+def item_count(*, token: str | None, customer_id: int | None) -> int:
+    """Units in the visitor's active cart (0 without one): one small query, none for nobody."""
+    if token is None and customer_id is None:
+        return 0
+    total = db.session.execute(
+        select(func.sum(CartItem.quantity))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(_owner_filter(token, customer_id), Cart.status == CartStatus.ACTIVE)
+    ).scalar()
+    return int(total or 0)
+
+
+def get_or_create_cart(
+    *, token: str | None, customer_id: int | None, locale: str, email: str | None = None
+) -> Cart:
+    """The visitor's active cart, or a new one (with a fresh token: a stale token from the
+    cookie is never reused).
+
+    Does not commit: the change that follows (``add_item``) commits the new cart with its
+    first line, or rolls both back, so a refused first add leaves no empty cart behind.
+    """
+    cart = find_cart(token=token, customer_id=customer_id)
+    if cart is None:
+        cart = Cart(
+            token=make_token(),
+            customer_id=customer_id,
+            status=CartStatus.ACTIVE,
+            locale=locale,
+            email=email,
+        )
+        db.session.add(cart)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # The same customer's other request created their cart first.
+            db.session.rollback()
+            cart = find_cart(token=token, customer_id=customer_id)
+            if cart is None:
+                raise
+    if cart.locale != locale:
+        cart.locale = locale
+    if email and cart.email != email:
+        cart.email = email
+    return cart
+
+
+# -- changing a cart ---------------------------------------------------------------------
+
+
+def _lock(cart_id: int) -> Cart:
+    cart = db.session.execute(
+        select(Cart).where(Cart.id == cart_id, Cart.status == CartStatus.ACTIVE).with_for_update()
+    ).scalar_one_or_none()
+    if cart is None:
+        raise CartNotFound()
+    return cart
+
+
+def _release_holds(cart_id: int) -> None:
+    """A changed cart gives back the stock its checkout was holding."""
+    from shop.inventory import services as inventory
+
+    release = getattr(inventory, "release_cart_holds", None)
+    if release is not None:
+        release(cart_id, commit=False)
+
+
+@dataclass
+class _Stock:
+    price: int
+    purchasable: bool
+    available: int | None  # None: not tracked
+    line: CartItem | None
+
+
+def _stock_query(cart_id: int):
+    """Variant, product status, stock and this cart's line for it: one SELECT."""
+    return (
+        select(
+            ProductVariant.price,
+            and_(ProductVariant.is_active, Product.status == ProductStatus.ACTIVE),
+            ProductVariant.track_inventory,
+            InventoryItem.on_hand - InventoryItem.reserved,
+            CartItem,
+        )
+        .join(Product, Product.id == ProductVariant.product_id)
+        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
+        .outerjoin(
+            CartItem, and_(CartItem.variant_id == ProductVariant.id, CartItem.cart_id == cart_id)
+        )
+    )
+
+
+def _stock(row: Any) -> _Stock:
+    price, purchasable, tracked, left, line = row
+    return _Stock(
+        price=price,
+        purchasable=bool(purchasable),
+        available=max(left or 0, 0) if tracked else None,
+        line=line,
+    )
+
+
+def _check(stock: _Stock, quantity: int) -> None:
+    """The tighter of the two caps speaks: stock when fewer are left than the line maximum."""
+    if not stock.purchasable:
+        raise VariantUnavailable()
+    limit = max_per_line()
+    if stock.available is not None and stock.available < limit and quantity > stock.available:
+        raise NotEnoughStock(stock.available)
+    if quantity > limit:
+        raise TooManyForOneLine(limit)
+
+
+def _touch(cart: Cart, locale: str | None) -> None:
+    cart.last_activity_at = utcnow()
+    if locale and cart.locale != locale:
+        cart.locale = locale
+
+
+def _record(cart_id: int, kind: str, variant_id: int | None, quantity: int | None) -> None:
+    db.session.add(CartEvent(cart_id=cart_id, kind=kind, variant_id=variant_id, quantity=quantity))
+
+
+def _refused(error: CartError) -> CartError:
+    db.session.rollback()
+    return error
+
+
+def add_item(
+    cart_id: int, variant_id: int, quantity: int, *, locale: str | None = None
+) -> CartItem:
+    """Add ``quantity`` units, to the variant's line if the cart has one (at today's price)."""
+    if quantity < 1:
+        raise _refused(QuantityInvalid())
+    for attempt in (1, 2):
+        cart = _lock(cart_id)
+        _release_holds(cart_id)
+        row = db.session.execute(
+            _stock_query(cart_id).where(ProductVariant.id == variant_id)
+        ).one_or_none()
+        if row is None:
+            raise _refused(VariantUnavailable())
+        stock = _stock(row)
+        line = stock.line
+        try:
+            _check(stock, (line.quantity if line else 0) + quantity)
+        except CartError as error:
+            raise _refused(error) from None
+        if line is None:
+            line = CartItem(
+                cart_id=cart_id, variant_id=variant_id, quantity=quantity, unit_price=stock.price
+            )
+            db.session.add(line)
+        else:
+            line.quantity += quantity
+            line.unit_price = stock.price
+        _touch(cart, locale)
+        _record(cart_id, CartEventKind.ADDED, variant_id, quantity)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another request added the same variant between our read and our insert
+            # (without the cart lock): add to its line instead, once.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        return line
+    raise AssertionError("unreachable")
+
+
+def set_quantity(
+    cart_id: int, item_id: int, quantity: int, *, locale: str | None = None
+) -> CartItem:
+    if quantity < 1:
+        raise _refused(QuantityInvalid())
+    cart = _lock(cart_id)
+    _release_holds(cart_id)
+    row = db.session.execute(_stock_query(cart_id).where(CartItem.id == item_id)).one_or_none()
+    if row is None:
+        raise _refused(ItemNotFound())
+    stock = _stock(row)
+    line = stock.line
+    assert line is not None  # the query matched on the line
+    try:
+        _check(stock, quantity)
+    except CartError as error:
+        raise _refused(error) from None
+    if line.quantity != quantity:
+        line.quantity = quantity
+        _record(cart_id, CartEventKind.UPDATED, line.variant_id, quantity)
+    _touch(cart, locale)
+    db.session.commit()
+    return line
+
+
+def remove_item(cart_id: int, item_id: int, *, locale: str | None = None) -> None:
+    cart = _lock(cart_id)
+    line = db.session.execute(
+        select(CartItem).where(CartItem.id == item_id, CartItem.cart_id == cart_id)
+    ).scalar_one_or_none()
+    if line is None:
+        raise _refused(ItemNotFound())
+    _release_holds(cart_id)
+    _record(cart_id, CartEventKind.REMOVED, line.variant_id, line.quantity)
+    db.session.delete(line)
+    _touch(cart, locale)
+    db.session.commit()
+
+
+def accept_current_prices(cart_id: int) -> int:
+    """The shopper has seen today's prices: they become the lines' snapshots."""
+    current = (
+        select(ProductVariant.price)
+        .where(ProductVariant.id == CartItem.variant_id)
+        .scalar_subquery()
+    )
+    result = db.session.execute(
+        update(CartItem)
+        .where(CartItem.cart_id == cart_id, CartItem.unit_price != current)
+        .values(unit_price=current)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
+    """The guest's cart joins the customer's at login.
+
+    Without an active cart of their own the customer simply takes the guest cart. Otherwise
+    each guest line is added to theirs: quantities summed, capped by the per-line maximum and
+    the stock (never below what the customer already had); lines no longer for sale stay
+    behind. The guest cart becomes MERGED. Returns the customer's cart, or None when there
+    was no guest cart to merge.
+    """
+    if not guest_token:
+        return None
+    carts = (
+        db.session.execute(
+            select(Cart)
+            .where(
+                Cart.status == CartStatus.ACTIVE,
+                or_(_owner_filter(guest_token, None), Cart.customer_id == customer_id),
+            )
+            .order_by(Cart.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    guest = next((c for c in carts if c.customer_id is None), None)
+    own = next((c for c in carts if c.customer_id == customer_id), None)
+    if guest is None:
+        db.session.rollback()
+        return None
+    email = db.session.execute(select(User.email).where(User.id == customer_id)).scalar()
+    if own is None:
+        guest.customer_id = customer_id
+        guest.email = guest.email or email
+        _touch(guest, None)
+        _record(guest.id, CartEventKind.MERGED, None, guest.quantity)
+        db.session.commit()
+        return guest
+    _release_holds(guest.id)
+    _release_holds(own.id)
+    own_line = aliased(CartItem)
+    rows = db.session.execute(
+        select(
+            CartItem,
+            ProductVariant.price,
+            and_(ProductVariant.is_active, Product.status == ProductStatus.ACTIVE),
+            ProductVariant.track_inventory,
+            InventoryItem.on_hand - InventoryItem.reserved,
+            own_line,
+        )
+        .join(ProductVariant, ProductVariant.id == CartItem.variant_id)
+        .join(Product, Product.id == ProductVariant.product_id)
+        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
+        .outerjoin(
+            own_line, and_(own_line.variant_id == ProductVariant.id, own_line.cart_id == own.id)
+        )
+        .where(CartItem.cart_id == guest.id)
+        .order_by(CartItem.id)
+    ).all()
+    limit = max_per_line()
+    moved = 0
+    for guest_line, *state in rows:
+        stock = _stock(state)
+        if not stock.purchasable:
+            continue
+        had = stock.line.quantity if stock.line else 0
+        wanted = min(had + guest_line.quantity, limit)
+        if stock.available is not None:
+            wanted = min(wanted, stock.available)
+        wanted = max(wanted, had)
+        if wanted == had:
+            continue
+        moved += wanted - had
+        if stock.line is None:
+            db.session.add(
+                CartItem(
+                    cart_id=own.id,
+                    variant_id=guest_line.variant_id,
+                    quantity=wanted,
+                    unit_price=guest_line.unit_price,
+                    added_at=guest_line.added_at,
+                )
+            )
+        else:
+            stock.line.quantity = wanted
+    guest.status = CartStatus.MERGED
+    guest.last_activity_at = utcnow()
+    own.email = own.email or email
+    _touch(own, None)
+    _record(own.id, CartEventKind.MERGED, None, moved)
+    db.session.commit()
+    return own
+
+
+# -- reading a cart ----------------------------------------------------------------------
+
+
+@dataclass
+class CartLine:
+    item_id: int
+    variant_id: int
+    product_slug: str | None
+    title: str
+    variant_label: str
+    sku: str
+    quantity: int
+    unit_price: int  # the snapshot: the price when added, or when last seen
+    current_price: int
+    price_changed: bool
+    available: int | None  # None: not tracked (no stock limit)
+    line_total: int  # current price x quantity
+    image: ProductImage | None
+    purchasable: bool
+
+    @property
+    def short(self) -> bool:
+        """More units in the cart than there are left."""
+        return self.available is not None and self.quantity > self.available
+
+
+@dataclass
+class CartSummary:
+    lines: list[CartLine]
+    quantity: int
+    subtotal: int  # purchasable lines at today's prices, minor units
+    has_price_changes: bool
+
+    @property
+    def can_check_out(self) -> bool:
+        """Something to buy, all of it for sale and in stock."""
+        return bool(self.lines) and all(line.purchasable and not line.short for line in self.lines)
+
+
+def summary(cart_id: int, locale: str) -> CartSummary:
+    """The cart's lines as the shopper sees them: two queries whatever the number of lines."""
+    own_holds = (
+        select(func.coalesce(func.sum(InventoryReservation.quantity), 0))
+        .where(
+            InventoryReservation.cart_id == cart_id,
+            InventoryReservation.order_id.is_(None),
+            InventoryReservation.variant_id == ProductVariant.id,
+        )
+        .correlate(ProductVariant)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(
+            CartItem,
+            ProductVariant,
+            Product.status,
+            ProductTranslation.slug,
+            ProductTranslation.title,
+            InventoryItem.on_hand - InventoryItem.reserved + own_holds,
+        )
+        .join(ProductVariant, ProductVariant.id == CartItem.variant_id)
+        .join(Product, Product.id == ProductVariant.product_id)
+        .outerjoin(
+            ProductTranslation,
+            and_(ProductTranslation.product_id == Product.id, ProductTranslation.locale == locale),
+        )
+        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
+        .where(CartItem.cart_id == cart_id)
+        .order_by(CartItem.id)
+    ).all()
+    images = _first_images({variant.product_id for _, variant, *_ in rows})
+    lines = []
+    for item, variant, status, slug, title, left in rows:
+        purchasable = variant.is_active and status == ProductStatus.ACTIVE
+        lines.append(
+            CartLine(
+                item_id=item.id,
+                variant_id=variant.id,
+                product_slug=slug if purchasable else None,
+                title=title or variant.sku,
+                variant_label=variant.option_label(locale),
+                sku=variant.sku,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                current_price=variant.price,
+                price_changed=item.unit_price != variant.price,
+                available=max(left or 0, 0) if variant.track_inventory else None,
+                line_total=variant.price * item.quantity,
+                image=images.get(variant.product_id),
+                purchasable=purchasable,
+            )
+        )
+    return CartSummary(
+        lines=lines,
+        quantity=sum(line.quantity for line in lines),
+        subtotal=sum(line.line_total for line in lines if line.purchasable),
+        has_price_changes=any(line.price_changed for line in lines),
+    )
+
+
+def _first_images(product_ids: set[int]) -> dict[int, ProductImage]:
+    if not product_ids:
+        return {}
+    first: dict[int, ProductImage] = {}
+    for image in db.session.execute(
+        select(ProductImage)
+        .where(ProductImage.product_id.in_(product_ids))
+        .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
+    ).scalars():
+        first.setdefault(image.product_id, image)
+    return first
