@@ -105,13 +105,17 @@ def register_blueprints(app: Flask) -> None:
     from shop.web.account import bp as account
     from shop.web.cart import bp as cart
     from shop.web.media import bp as media
+    from shop.web.payments import bp as payments
     from shop.web.storefront import bp as storefront
+    from shop.web.webhooks import bp as webhooks
 
     app.register_blueprint(storefront)
     app.register_blueprint(account)
     app.register_blueprint(health.bp)
     app.register_blueprint(media)
     app.register_blueprint(seo.bp)
+    app.register_blueprint(payments)
+    app.register_blueprint(webhooks)
     app.register_blueprint(cart)
 
 

@@ -133,11 +133,18 @@ def mark_paid(
             db.select(Payment).where(Payment.intent_id == intent_id)
         ).scalar_one_or_none()
     if payment is None:
+        latest = db.select(Payment).where(
+            Payment.order_id == order.id, Payment.provider == provider
+        )
+        if intent_id:
+            # Only a payment still waiting for its intent: a declined attempt keeps its own
+            # intent and failure (refunds go to the intent recorded here).
+            latest = latest.where(
+                Payment.intent_id.is_(None),
+                Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)),
+            )
         payment = db.session.execute(
-            db.select(Payment)
-            .where(Payment.order_id == order.id, Payment.provider == provider)
-            .order_by(Payment.id.desc())
-            .limit(1)
+            latest.order_by(Payment.id.desc()).limit(1)
         ).scalar_one_or_none()
     if payment is None:
         payment = Payment(
@@ -148,6 +155,8 @@ def mark_paid(
             intent_id=intent_id,
         )
         db.session.add(payment)
+    elif intent_id and payment.intent_id is None:
+        payment.intent_id = intent_id
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = utcnow()
     short = inventory.sell_order_holds(order.id, _sold_lines(order))
@@ -251,7 +260,11 @@ def refund(
             )
         record.restocked = True
     if send_to_provider is not None and payment is not None:
-        record.provider_refund_id = send_to_provider(payment, amount, f"refund-{record.id}")
+        try:
+            record.provider_refund_id = send_to_provider(payment, amount, f"refund-{record.id}")
+        except Exception:
+            db.session.rollback()  # nothing was refunded: record nothing, release the order
+            raise
     order.amount_refunded += amount
     order.move_to(
         OrderStatus.REFUNDED
