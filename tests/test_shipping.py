@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 
 from shop.checkout.defaults import load_defaults
 from shop.checkout.models import ShippingKind, ShippingMethod
@@ -96,9 +97,15 @@ def test_quote_refuses_what_cannot_ship(methods, code, country):
         quote(code, country, 1000)
 
     assert raised.value.code == code
-    assert str(raised.value.message) == (
-        "This delivery method is not available for this address. Please choose another."
-    )
+    with force_locale("en"):
+        assert str(raised.value.message) == (
+            "This delivery method is not available for this address. Please choose another."
+        )
+    with force_locale("fr"):
+        assert str(raised.value.message) == (
+            "Ce mode de livraison n’est pas disponible pour cette adresse. "
+            "Veuillez en choisir un autre."
+        )
 
 
 def test_inactive_methods_are_neither_offered_nor_quoted(methods):
