@@ -179,13 +179,16 @@ def pay_with_token(order_id: int, token: str, attempt_key: str) -> Outcome:
     stripe_client = client()
     try:
         card = stripe_client.v1.tokens.retrieve(token).to_dict().get("card")
+        if not card:
+            db.session.rollback()
+            return Outcome(FAILED, message=str(CARD_UNUSABLE))
         intent = stripe_client.v1.payment_intents.create(
             params={
                 "amount": order.total,
                 "currency": order.currency.lower(),
                 "payment_method_types": ["card"],
                 # The card a token wraps is a payment method for both Stripe and localstripe.
-                "payment_method": card["id"] if card else token,
+                "payment_method": card["id"],
                 "confirm": True,
                 "metadata": {"order_id": str(order.id), "order_number": order.number},
             },
