@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.web import health, seo
     from shop.web.account import bp as account
     from shop.web.cart import bp as cart
+    from shop.web.checkout import bp as checkout
     from shop.web.media import bp as media
     from shop.web.payments import bp as payments
     from shop.web.storefront import bp as storefront
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments)
     app.register_blueprint(webhooks)
     app.register_blueprint(cart)
+    app.register_blueprint(checkout)
 
 
 def register_error_handlers(app: Flask) -> None:

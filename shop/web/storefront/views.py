@@ -51,7 +51,8 @@ CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
 def _etag() -> str:
     user = current_user.get_id() if current_user.is_authenticated else "-"
     target = request.headers.get("HX-Target", "") if wants_fragment() else ""
-    key = f"{cache.version()}|{request.full_path}|{target}|{user}"
+    cart = request.cookies.get("cart", "")[-16:]  # the badge differs per cart
+    key = f"{cache.version()}|{request.full_path}|{target}|{user}|{cart}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 

@@ -1,0 +1,185 @@
+"""Checkout over HTTP: details → review → order, bad input kept and refused, bank transfer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shop.catalogue.models import ProductVariant
+from shop.checkout.defaults import load_defaults
+from shop.extensions import db
+from shop.inventory.models import InventoryItem, InventoryReservation
+from shop.orders.models import Order, OrderStatus
+from shop.outbox.models import OutboxEvent
+from tests import catalogue_factory
+from tests.conftest import csrf_token
+
+ADDRESS = {
+    "first_name": "Camille",
+    "last_name": "Durand",
+    "line1": "12 rue des Lilas",
+    "postal_code": "75011",
+    "city": "Paris",
+    "country": "FR",
+}
+
+
+@pytest.fixture
+def shop(app):
+    with app.app_context():
+        ids = catalogue_factory.build(6)
+        load_defaults()
+        db.session.commit()
+    return ids
+
+
+def _sku_variant(app, sku: str) -> int:
+    with app.app_context():
+        return db.session.execute(
+            db.select(ProductVariant.id).where(ProductVariant.sku == sku)
+        ).scalar_one()
+
+
+def _add(client, variant_id: int, quantity: int = 1, lang: str = "fr"):
+    path = "/fr/panier/ajouter" if lang == "fr" else "/en/cart/add"
+    token = csrf_token(client, f"/{lang}/")
+    return client.post(
+        path, data={"variant_id": variant_id, "quantity": quantity, "csrf_token": token}
+    )
+
+
+def _details_form(client, path="/fr/commande", **overrides):
+    form = {
+        "csrf_token": csrf_token(client, path),
+        "email": "camille@example.com",
+        "billing_same": "1",
+        "shipping_method": "colissimo",
+        "payment_method": "bank_transfer",
+        **{f"shipping-{k}": v for k, v in ADDRESS.items()},
+    }
+    form.update(overrides)
+    return form
+
+
+def _count(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.execute(
+            db.select(db.func.count()).select_from(model).where(*where)
+        ).scalar()
+
+
+def test_guest_checkout_by_bank_transfer_in_french(app, client, shop):
+    variant = _sku_variant(app, "SKU-1")
+    assert _add(client, variant, 2).status_code == 303
+    assert client.get("/fr/commande").status_code == 200
+    assert _count(app, InventoryReservation) == 1  # the checkout holds the stock
+    response = client.post("/fr/commande", data=_details_form(client))
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/fr/commande/recapitulatif"
+    review = client.get("/fr/commande/recapitulatif").get_data(as_text=True)
+    assert "Colissimo domicile" in review
+    assert "TVA 20\u202f% (incluse)" in review
+    assert "90,00\u00a0€" in review
+    placed = client.post(
+        "/fr/commande/recapitulatif", data={"csrf_token": csrf_token(client, "/fr/")}
+    )
+    assert placed.status_code == 303
+    confirmation = client.get(placed.headers["Location"])
+    html = confirmation.get_data(as_text=True)
+    assert confirmation.status_code == 200
+    assert "Votre commande est enregistrée" in html
+    assert "Comment payer par virement" in html
+    with app.app_context():
+        order = db.session.execute(db.select(Order)).scalar_one()
+        assert order.status == OrderStatus.PENDING_PAYMENT
+        assert (order.total, order.email, order.locale) == (9000, "camille@example.com", "fr")
+        assert order.number in html
+        hold = db.session.execute(db.select(InventoryReservation)).scalar_one()
+        assert (hold.order_id, hold.cart_id, hold.quantity) == (order.id, None, 2) or (
+            hold.order_id == order.id and hold.quantity == 2
+        )
+    assert _count(app, OutboxEvent, OutboxEvent.type == "order_placed") == 1
+    # The cart is gone: the badge is empty and checkout sends back to the cart.
+    assert client.get("/fr/commande").status_code == 302
+
+
+def test_missing_and_bad_fields_are_a_422_keeping_what_was_typed(app, client, shop):
+    _add(client, _sku_variant(app, "SKU-2"))
+    client.get("/fr/commande")
+    form = _details_form(
+        client,
+        **{"shipping-postal_code": "7501", "shipping-city": "", "email": "camille@"},
+    )
+    response = client.post("/fr/commande", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="12 rue des Lilas"' in html
+    assert 'value="7501"' in html
+    assert re.search(r'id="shipping-postal_code-error">[^<]+', html)
+    assert re.search(r'id="shipping-city-error">[^<]+', html)
+    assert 'id="email-error"' in html
+    assert _count(app, Order) == 0
+
+
+def test_unsupported_country_is_refused(app, client, shop):
+    _add(client, _sku_variant(app, "SKU-2"))
+    client.get("/en/checkout")
+    form = _details_form(client, "/en/checkout", **{"shipping-country": "US"})
+    response = client.post("/en/checkout", data=form)
+    assert response.status_code == 422
+    assert _count(app, Order) == 0
+
+
+def test_missing_csrf_token_keeps_the_form(app, client, shop):
+    _add(client, _sku_variant(app, "SKU-2"))
+    client.get("/fr/commande")
+    form = _details_form(client)
+    del form["csrf_token"]
+    response = client.post("/fr/commande", data=form)
+    assert response.status_code == 400
+    assert 'value="camille@example.com"' in response.get_data(as_text=True)
+
+
+def test_double_click_on_place_order_makes_one_order(app, client, shop):
+    _add(client, _sku_variant(app, "SKU-2"))
+    client.get("/fr/commande")
+    client.post("/fr/commande", data=_details_form(client))
+    token = csrf_token(client, "/fr/")
+    client.post("/fr/commande/recapitulatif", data={"csrf_token": token})
+    second = client.post("/fr/commande/recapitulatif", data={"csrf_token": token})
+    assert second.status_code in (302, 303)
+    assert _count(app, Order) == 1
+
+
+def test_stock_gone_before_placing_is_a_translated_409_and_the_cart_stays(app, client, shop):
+    variant = _sku_variant(app, "SKU-2")  # 2 units in stock
+    _add(client, variant, 2)
+    client.get("/fr/commande")
+    client.post("/fr/commande", data=_details_form(client))
+    with app.app_context():  # the holds lapse and someone else takes the stock
+        db.session.execute(db.delete(InventoryReservation))
+        db.session.execute(
+            db.update(InventoryItem).where(InventoryItem.variant_id == variant).values(reserved=0)
+        )
+        db.session.execute(
+            db.update(InventoryItem).where(InventoryItem.variant_id == variant).values(on_hand=1)
+        )
+        db.session.commit()
+    response = client.post(
+        "/fr/commande/recapitulatif", data={"csrf_token": csrf_token(client, "/fr/")}
+    )
+    assert response.status_code == 409
+    assert "n’est plus disponible" in response.get_data(as_text=True)
+    assert _count(app, Order) == 0
+    assert "SKU-2" in client.get("/fr/panier").get_data(as_text=True)
+
+
+def test_empty_cart_cannot_check_out(client, shop):
+    response = client.get("/fr/commande")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/fr/panier"
+
+
+def test_confirmation_link_is_signed(client, shop):
+    assert client.get("/fr/commande/confirmation/forged.token").status_code == 404
