@@ -155,3 +155,36 @@ def render_image_renditions(image_id: int) -> dict[str, dict[str, str]]:
 
     with job_context():
         return images.render_renditions(image_id)
+
+
+def expire_reservations() -> int:
+    """Periodic: give back stock holds past their time (every minute)."""
+    from shop.inventory import services
+
+    with job_context():
+        return services.release_expired()
+
+
+# -- periodic jobs (RQ) ----------------------------------------------------------------
+# Each periodic job is enqueued at most once per interval across every worker: the first
+# process to SET the job's lock key (NX, expiring after the interval) enqueues it.
+
+PERIODIC: tuple[tuple[str, Callable[[], Any], int], ...] = (
+    ("expire_reservations", expire_reservations, 60),
+)
+
+
+def enqueue_due_periodic_jobs(app: Flask) -> list[str]:
+    """One scheduler tick: enqueue the periodic jobs whose interval has come round."""
+    rq_queue = queue(app)
+    if rq_queue is None:
+        return []
+    enqueued = []
+    for name, func, interval in PERIODIC:
+        try:
+            if rq_queue.connection.set(f"comptoir:periodic:{name}", "1", nx=True, ex=interval):
+                rq_queue.enqueue(func)
+                enqueued.append(name)
+        except redis.RedisError as error:
+            log.warning("periodic job not enqueued", extra={"job": name, "error": str(error)})
+    return enqueued

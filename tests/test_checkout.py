@@ -183,3 +183,20 @@ def test_empty_cart_cannot_check_out(client, shop):
 
 def test_confirmation_link_is_signed(client, shop):
     assert client.get("/fr/commande/confirmation/forged.token").status_code == 404
+
+
+def test_without_stripe_keys_card_payment_is_hidden_and_refused(app, client, shop):
+    saved = app.config["STRIPE_SECRET_KEY"]
+    app.config["STRIPE_SECRET_KEY"] = None
+    try:
+        _add(client, _sku_variant(app, "SKU-2"))
+        page = client.get("/fr/commande").get_data(as_text=True)
+        assert 'value="card"' not in page
+        assert 'value="bank_transfer"' in page
+        response = client.post("/fr/commande", data=_details_form(client, payment_method="card"))
+        assert response.status_code == 422
+        assert "Veuillez choisir un moyen de paiement." in response.get_data(as_text=True)
+        ok = client.post("/fr/commande", data=_details_form(client))
+        assert ok.status_code == 303
+    finally:
+        app.config["STRIPE_SECRET_KEY"] = saved

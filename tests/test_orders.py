@@ -241,3 +241,36 @@ def test_status_machine_refuses_invalid_moves():
     with pytest.raises(InvalidTransition):
         order.move_to(OrderStatus.PENDING_PAYMENT)
     assert order.can_move_to(OrderStatus.REFUNDED)
+
+
+def test_expiry_job_runs_once_per_interval_across_workers(app, shop, rq_worker, redis_service):
+    """The periodic tick enqueues the expiry job once a minute however many workers tick,
+    and the real worker runs it: expired holds come back."""
+    import time
+
+    import redis
+
+    from shop.jobs import enqueue_due_periodic_jobs
+
+    with app.app_context():
+        variant_id = _variant_of(shop["products"][4])
+        before = _stock(variant_id)
+        cart_id = _cart(variant_id, 2)
+        checkout.start_checkout(cart_id)
+        db.session.execute(
+            db.update(InventoryReservation).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    connection = redis.Redis.from_url(redis_service.url)
+    connection.delete("comptoir:periodic:expire_reservations")
+    first = enqueue_due_periodic_jobs(app)  # (the worker's own tick may win this race)
+    second = enqueue_due_periodic_jobs(app)  # a second scheduler in the same minute
+    assert second == [] and first in ([], ["expire_reservations"])
+    assert 0 < connection.ttl("comptoir:periodic:expire_reservations") <= 60
+    deadline = time.monotonic() + 20
+    with app.app_context():
+        while _count(InventoryReservation) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            db.session.remove()
+        assert _count(InventoryReservation) == 0
+        assert _stock(variant_id) == before
