@@ -200,3 +200,18 @@ def test_without_stripe_keys_card_payment_is_hidden_and_refused(app, client, sho
         assert ok.status_code == 303
     finally:
         app.config["STRIPE_SECRET_KEY"] = saved
+
+
+def test_card_order_goes_to_payment_and_its_confirmation_links_back(app, client, shop):
+    _add(client, _sku_variant(app, "SKU-2"))
+    client.get("/fr/commande")
+    client.post("/fr/commande", data=_details_form(client, payment_method="card"))
+    placed = client.post(
+        "/fr/commande/recapitulatif", data={"csrf_token": csrf_token(client, "/fr/")}
+    )
+    pay_url = placed.headers["Location"]
+    assert re.fullmatch(r"/fr/commande/[\w.-]+/payer", pay_url)
+    token = pay_url.split("/")[3]
+    assert client.get(pay_url).status_code == 200
+    confirmation = client.get(f"/fr/commande/confirmation/{token}").get_data(as_text=True)
+    assert f'href="{pay_url}"' in confirmation

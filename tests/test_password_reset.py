@@ -164,3 +164,10 @@ def test_weak_or_mismatched_new_password_keeps_the_link_usable(app, client, auth
         },
     )
     assert ok.status_code == 303
+
+
+def test_reset_form_posts_back_to_its_own_link(app, client, make_user):
+    make_user("action@example.com")
+    link = "/fr/compte/reinitialiser/" + _token_for(app, "action@example.com")
+    html = client.get(link).get_data(as_text=True)
+    assert f'action="{link}"' in html
