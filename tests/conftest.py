@@ -5,6 +5,7 @@ Every test that uses ``app`` (or ``client``) starts from empty tables and fresh 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from tests import services
@@ -155,6 +157,30 @@ def hx():
         return {"HX-Request": "true", **more}
 
     return headers
+
+
+@pytest.fixture
+def queries(app):
+    """``with queries() as statements:`` records the SQL statements run inside the block."""
+
+    @contextlib.contextmanager
+    def count():
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        from shop.extensions import db
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return count
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shop.cart import services as cart
 from shop.cart.models import Cart, CartEvent, CartItem, CartStatus
@@ -64,28 +63,6 @@ def shop(app) -> dict[str, int]:
         )
         catalogue.add_variant(cups, sku="CUPS", price=3200, track_inventory=False)
         return dict(db.session.execute(select(ProductVariant.sku, ProductVariant.id)).all())
-
-
-@pytest.fixture
-def queries(app):
-    """``with queries() as statements:`` records the SQL run inside the block."""
-
-    @contextlib.contextmanager
-    def count():
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return count
 
 
 def state(app) -> dict:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 
 import pytest
-from sqlalchemy import event
 
 from shop.catalogue import services
 from shop.catalogue.models import Product
@@ -22,28 +20,6 @@ BASE = "http://127.0.0.1:5000"
 def catalogue(app):
     with app.app_context():
         return catalogue_factory.build(30)
-
-
-@pytest.fixture
-def queries(app):
-    """``with queries() as n:`` counts the SQL statements run inside the block."""
-
-    @contextlib.contextmanager
-    def count():
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return count
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -135,24 +136,31 @@ def hold_for_cart(
     return expires
 
 
-def release_cart_holds(cart_id: int, *, commit: bool = True) -> int:
-    """Give back every hold of a cart (its content changed, or checkout was abandoned)."""
-    holds = (
-        db.session.execute(
-            db.select(InventoryReservation)
-            .where(InventoryReservation.cart_id == cart_id, InventoryReservation.order_id.is_(None))
-            .order_by(InventoryReservation.variant_id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
+def _release(*where: Any, skip_locked: bool = False, limit: int | None = None) -> int:
+    """Give back the holds matching ``where``, locked in variant order (no deadlocks)."""
+    query = (
+        db.select(InventoryReservation)
+        .where(*where)
+        .order_by(InventoryReservation.variant_id, InventoryReservation.id)
+        .with_for_update(skip_locked=skip_locked)
     )
+    if limit:
+        query = query.limit(limit)
+    holds = db.session.execute(query).scalars().all()
     for hold in holds:
         _give_back(hold.variant_id, hold.quantity)
         db.session.delete(hold)
+    return len(holds)
+
+
+def release_cart_holds(cart_id: int, *, commit: bool = True) -> int:
+    """Give back every hold of a cart (its content changed, or checkout was abandoned)."""
+    released = _release(
+        InventoryReservation.cart_id == cart_id, InventoryReservation.order_id.is_(None)
+    )
     if commit:
         db.session.commit()
-    return len(holds)
+    return released
 
 
 def attach_holds_to_order(cart_id: int, order_id: int, *, until: datetime) -> int:
@@ -181,20 +189,7 @@ def extend_holds(*, cart_id: int | None = None, order_id: int | None = None) -> 
 
 def release_order_holds(order_id: int) -> int:
     """Give back an unpaid order's holds (cancellation). Does not commit."""
-    holds = (
-        db.session.execute(
-            db.select(InventoryReservation)
-            .where(InventoryReservation.order_id == order_id)
-            .order_by(InventoryReservation.variant_id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
-    for hold in holds:
-        _give_back(hold.variant_id, hold.quantity)
-        db.session.delete(hold)
-    return len(holds)
+    return _release(InventoryReservation.order_id == order_id)
 
 
 def sell_order_holds(order_id: int, lines: Iterable[tuple[int, int]]) -> list[int]:
@@ -274,22 +269,10 @@ def restock(
 
 def release_expired(now: datetime | None = None, batch: int = 500) -> int:
     """The periodic job: give back holds past their time, skipping rows another worker has."""
-    now = now or utcnow()
-    holds = (
-        db.session.execute(
-            db.select(InventoryReservation)
-            .where(InventoryReservation.expires_at < now)
-            .order_by(InventoryReservation.variant_id, InventoryReservation.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
+    released = _release(
+        InventoryReservation.expires_at < (now or utcnow()), skip_locked=True, limit=batch
     )
-    for hold in holds:
-        _give_back(hold.variant_id, hold.quantity)
-        db.session.delete(hold)
     db.session.commit()
-    if holds:
+    if released:
         _catalogue_changed()
-    return len(holds)
+    return released

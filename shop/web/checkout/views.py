@@ -29,18 +29,7 @@ from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
 SESSION_KEY = "checkout"
-ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "line1",
-    "line2",
-    "postal_code",
-    "city",
-    "country",
-    "region",
-    "phone",
-)
+ADDRESS_FIELDS = addresses.FIELD_NAMES
 
 
 def _checkout_limit() -> str:
