@@ -50,9 +50,7 @@ class Cart(db.Model):
     locale: Mapped[str] = mapped_column(String(5), default="fr")
     email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    last_activity_at: Mapped[datetime] = mapped_column(
-        db.DateTime(timezone=True), default=utcnow
-    )
+    last_activity_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     converted_order_id: Mapped[int | None] = mapped_column()
 
     items: Mapped[list[CartItem]] = relationship(
