@@ -150,6 +150,23 @@ def deliver_email(email_id: int) -> bool:
         return services.deliver(email_id)
 
 
+def dispatch_outbox_event(event_id: int) -> bool:
+    from shop.outbox import dispatch
+
+    with job_context():
+        return dispatch.dispatch(event_id)
+
+
+def sweep_outbox() -> dict[str, int]:
+    """Periodic: deliver outbox events whose job was lost or whose retry is due, then retry
+    emails whose SMTP delivery failed (every minute)."""
+    from shop.emails import services as emails
+    from shop.outbox import dispatch
+
+    with job_context():
+        return {"events": dispatch.sweep(), "emails": emails.retry_due()}
+
+
 def render_image_renditions(image_id: int) -> dict[str, dict[str, str]]:
     from shop.catalogue import images
 
@@ -171,6 +188,7 @@ def expire_reservations() -> int:
 
 PERIODIC: tuple[tuple[str, Callable[[], Any], int], ...] = (
     ("expire_reservations", expire_reservations, 60),
+    ("sweep_outbox", sweep_outbox, 60),
 )
 
 

@@ -1,14 +1,28 @@
-"""Emails: rendered in the recipient's language when queued, delivered by a job after commit."""
+"""Emails: rendered in the recipient's language when queued, delivered by a job after commit.
+
+Retries without new columns: a failed delivery leaves the message PENDING with its
+``attempts`` and ``last_error``. The periodic outbox sweep (``retry_due``) re-sends a pending
+message once ``created_at + RETRY_GRACE + 30 s × (2^attempts − 1)`` has passed (each wait
+capped at one hour), i.e. 30 s, 1 min, 2 min, ... after the previous try; the grace leaves
+fresh messages to the job enqueued after their commit (and picks them up if that enqueue was
+lost, e.g. Redis down). After ``EMAIL_MAX_ATTEMPTS`` (default 8) the message is FAILED.
+"""
 
 from __future__ import annotations
 
+import logging
 import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.routing import BuildError
 
 from shop import jobs
 from shop.accounts.models import utcnow
@@ -16,18 +30,56 @@ from shop.emails import transport
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 
+log = logging.getLogger("shop.emails")
 
-def queue_email(kind: str, to: str, locale: str, **context: Any) -> EmailMessage:
+RETRY_GRACE = timedelta(minutes=2)
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 3600
+DEFAULT_MAX_ATTEMPTS = 8
+MARKETING_KIND_PREFIXES = ("abandoned_cart",)
+UNSUBSCRIBE_ENDPOINT = "account.unsubscribe"
+_UNSUBSCRIBE_SALT = "comptoir.unsubscribe"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "application/pdf"
+    data: bytes
+
+
+# -- queueing ------------------------------------------------------------------------------
+
+
+def mail_domain() -> str:
+    return current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
+
+
+def message_id_for(tag: str) -> str:
+    """A deterministic Message-ID (``<order_paid.123@shop>``): the same source, the same id,
+    so a handler run twice finds the message it queued the first time."""
+    return f"<{tag}@{mail_domain()}>"
+
+
+def queue_email(
+    kind: str, to: str, locale: str, *, message_id: str | None = None, **context: Any
+) -> EmailMessage:
     """Render ``emails/<kind>.txt`` and ``.html`` and add the message to the session.
 
-    The caller's transaction commits it; delivery is enqueued only after that commit.
+    The caller's transaction commits it; delivery is enqueued only after that commit. With a
+    ``message_id`` already queued, the existing message is returned and nothing is added.
     """
+    if message_id is not None:
+        existing = db.session.execute(
+            db.select(EmailMessage).where(EmailMessage.message_id == message_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
     with force_locale(locale):
         context = {"locale": locale, "shop_name": current_app.config["SHOP_NAME"], **context}
         subject = render_template(f"emails/{kind}.subject.txt", **context).strip()
         text = render_template(f"emails/{kind}.txt", **context)
         html = render_template(f"emails/{kind}.html", **context)
-    domain = current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
     message = EmailMessage(
         kind=kind,
         to_address=to,
@@ -35,7 +87,7 @@ def queue_email(kind: str, to: str, locale: str, **context: Any) -> EmailMessage
         subject=subject,
         text_body=text,
         html_body=html,
-        message_id=make_msgid(idstring=kind, domain=domain),
+        message_id=message_id or make_msgid(idstring=kind, domain=mail_domain()),
     )
     db.session.add(message)
     db.session.flush()
@@ -43,7 +95,65 @@ def queue_email(kind: str, to: str, locale: str, **context: Any) -> EmailMessage
     return message
 
 
-def to_mime(message: EmailMessage) -> MimeMessage:
+# -- building the MIME message -----------------------------------------------------------
+
+
+def is_marketing(kind: str) -> bool:
+    return kind.startswith(MARKETING_KIND_PREFIXES)
+
+
+def unsubscribe_token(address: str) -> str:
+    return _unsubscribe_serializer().dumps(address.strip().lower())
+
+
+def address_for_unsubscribe_token(token: str, max_age: int = 90 * 24 * 3600) -> str | None:
+    """The address a marketing mail's unsubscribe link was made for (None: bad or expired)."""
+    try:
+        address = _unsubscribe_serializer().loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    return address if isinstance(address, str) else None
+
+
+def _unsubscribe_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT)
+
+
+def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers for a marketing mail: a one-click HTTPS link (once the
+    ``account.unsubscribe`` page exists) and a mailto fallback to the shop's address."""
+    from shop.web.templating import public_url
+
+    sender = current_app.config["MAIL_FROM"].rsplit("<", 1)[-1].strip("> ")
+    targets = [f"<mailto:{sender}?subject=unsubscribe>"]
+    headers: dict[str, str] = {}
+    try:
+        url = public_url(
+            UNSUBSCRIBE_ENDPOINT,
+            lang=message.locale,
+            token=unsubscribe_token(message.to_address),
+        )
+    except BuildError:
+        url = None
+    if url:
+        targets.insert(0, f"<{url}>")
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["List-Unsubscribe"] = ", ".join(targets)
+    return headers
+
+
+def attachments_for(message: EmailMessage) -> list[Attachment]:
+    """Files attached at send time (nothing stored twice). The invoices package provides
+    ``shop.invoices.attachments.for_email(message) -> list[Attachment]`` (invoice PDF for
+    ``order_paid``, credit note for ``order_refunded``); without it, no attachments."""
+    try:
+        from shop.invoices import attachments  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return list(attachments.for_email(message))
+
+
+def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> MimeMessage:
     mime = MimeMessage()
     mime["Subject"] = message.subject
     mime["From"] = current_app.config["MAIL_FROM"]
@@ -51,28 +161,43 @@ def to_mime(message: EmailMessage) -> MimeMessage:
     mime["Message-ID"] = message.message_id
     mime["Content-Language"] = message.locale
     mime["Date"] = message.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    if is_marketing(message.kind):
+        for name, value in list_unsubscribe_headers(message).items():
+            mime[name] = value
     mime.set_content(message.text_body)
     mime.add_alternative(message.html_body, subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mime.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return mime
+
+
+# -- delivery ------------------------------------------------------------------------------
 
 
 def deliver(email_id: int) -> bool:
     """Send one queued email; safe to run twice (a sent message is skipped).
 
     The row stays locked while it is handed to SMTP, so two workers never send it twice.
-    Returns whether this call sent it.
+    Returns whether this call sent it. An SMTP failure is recorded (attempts, last_error),
+    re-raised, and retried later by ``retry_due``.
     """
     message = db.session.execute(
         db.select(EmailMessage).where(EmailMessage.id == email_id).with_for_update()
     ).scalar_one_or_none()
-    if message is None or message.status == EmailStatus.SENT:
+    if message is None or message.status != EmailStatus.PENDING:
         db.session.rollback()
         return False
     message.attempts += 1
     try:
-        transport.send(to_mime(message))
+        transport.send(to_mime(message, attachments_for(message)))
     except (OSError, smtplib.SMTPException) as error:
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if message.attempts >= max_attempts():
+            message.status = EmailStatus.FAILED
+            log.error("email given up", extra={"email": message.id, "error": message.last_error})
         db.session.commit()
         raise
     message.status = EmailStatus.SENT
@@ -80,3 +205,45 @@ def deliver(email_id: int) -> bool:
     message.last_error = None
     db.session.commit()
     return True
+
+
+def max_attempts() -> int:
+    return int(current_app.config.get("EMAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """Total wait before try number ``attempts + 1``: 30 s × (2^attempts − 1), each step
+    capped at one hour."""
+    total = sum(min(RETRY_BASE_SECONDS * 2**n, RETRY_CAP_SECONDS) for n in range(attempts))
+    return timedelta(seconds=total)
+
+
+def due_for_retry(message: EmailMessage, now: datetime) -> bool:
+    return now >= message.created_at + RETRY_GRACE + retry_wait(message.attempts)
+
+
+def retry_due(now: datetime | None = None, batch: int = 200) -> int:
+    """Re-send pending messages whose wait is over; returns how many were sent."""
+    now = now or utcnow()
+    candidates = (
+        db.session.execute(
+            db.select(EmailMessage)
+            .where(
+                EmailMessage.status == EmailStatus.PENDING,
+                EmailMessage.created_at <= now - RETRY_GRACE,
+            )
+            .order_by(EmailMessage.id)
+            .limit(batch)
+        )
+        .scalars()
+        .all()
+    )
+    due = [m.id for m in candidates if due_for_retry(m, now)]
+    db.session.rollback()
+    sent = 0
+    for email_id in due:
+        try:
+            sent += deliver(email_id)
+        except (OSError, smtplib.SMTPException):
+            log.warning("email retry failed", extra={"email": email_id})
+    return sent

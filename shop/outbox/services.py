@@ -1,12 +1,14 @@
 """Writing outbox events: in the caller's transaction, so an event exists iff its change does.
 
-Delivery (dispatch with retries and backoff) is the jobs issue's; events wait here till then.
+Each event is dispatched by a job deferred until that transaction commits, and by the
+periodic sweep if the job is lost (Redis down): see ``shop.outbox.dispatch``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shop import jobs
 from shop.extensions import db
 from shop.outbox.models import OutboxEvent
 
@@ -15,4 +17,6 @@ def emit(event_type: str, **payload: Any) -> OutboxEvent:
     """Add an event to the current transaction (the caller commits)."""
     event = OutboxEvent(type=event_type, payload=payload)
     db.session.add(event)
+    db.session.flush()
+    jobs.defer(jobs.dispatch_outbox_event, event.id)
     return event

@@ -1,0 +1,130 @@
+"""Delivering outbox events: at least once, one worker per event, with exponential backoff.
+
+An event is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED``: a second worker (the job
+deferred after the commit and the periodic sweep may race) skips it instead of waiting.
+The handler runs inside the claiming transaction, in a savepoint, so the rows it writes (a
+queued email) and the event's DONE commit together, and a failure undoes the handler's
+writes while the attempt, the error and the next retry time are still recorded. Handlers are
+idempotent anyway (emails are deduplicated by a Message-ID derived from the event id), so a
+crash between a handler's side effect outside the database and the commit is harmless.
+
+Backoff: after the n-th failed attempt the event waits ``30 s × 2^(n-1)``, at most one hour;
+after ``OUTBOX_MAX_ATTEMPTS`` (default 8) failures it is DEAD and waits for staff.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import ColumnElement
+
+from shop.accounts.models import utcnow
+from shop.extensions import db
+from shop.outbox.handlers import HANDLERS
+from shop.outbox.models import OutboxEvent, OutboxStatus
+
+log = logging.getLogger("shop.outbox")
+
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_SWEEP_BATCH = 200
+_UNDELIVERED = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long an event waits after its ``attempts``-th failure."""
+    exponent = min(max(attempts - 1, 0), 20)
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**exponent, BACKOFF_CAP_SECONDS))
+
+
+def max_attempts() -> int:
+    return int(current_app.config.get("OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+
+
+def _claim(*where: ColumnElement[bool]) -> OutboxEvent | None:
+    """Lock the first undelivered event matching ``where``, skipping events others hold."""
+    return db.session.execute(
+        db.select(OutboxEvent)
+        .where(OutboxEvent.status.in_(_UNDELIVERED), *where)
+        .order_by(OutboxEvent.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def dispatch(event_id: int) -> bool:
+    """Deliver one event now, whatever its retry time. Returns whether this call handled it.
+
+    False when the event is already delivered, dead, gone, failed again, or being delivered
+    by another worker right now.
+    """
+    event = _claim(OutboxEvent.id == event_id)
+    if event is None:
+        db.session.rollback()
+        return False
+    return _run(event)
+
+
+def sweep(batch: int | None = None, now: datetime | None = None) -> int:
+    """Deliver due PENDING and FAILED events (lost enqueues, retries); returns how many were
+    handled. One transaction per event, so a slow handler holds only its own row."""
+    batch = batch or int(current_app.config.get("OUTBOX_SWEEP_BATCH", DEFAULT_SWEEP_BATCH))
+    now = now or utcnow()
+    handled, seen = 0, 0
+    while seen < batch:
+        event = _claim(OutboxEvent.next_retry_at <= now)
+        if event is None:
+            db.session.rollback()
+            break
+        seen += 1
+        handled += _run(event)
+    return handled
+
+
+def _run(event: OutboxEvent) -> bool:
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        log.warning("no handler for outbox event", extra={"event": event.id, "type": event.type})
+        _finish(event)
+        return True
+    try:
+        with db.session.begin_nested():
+            handler(event)
+    # A handler may fail in any way (database, template, SMTP, a bug): every failure is
+    # recorded on the event and retried later; none may stop the worker or the sweep.
+    except Exception as error:
+        _failed(event, error)
+        return False
+    _finish(event)
+    return True
+
+
+def _finish(event: OutboxEvent) -> None:
+    event.status = OutboxStatus.DONE
+    event.processed_at = utcnow()
+    event.last_error = None
+    db.session.commit()
+
+
+def _failed(event: OutboxEvent, error: Exception) -> None:
+    event.attempts += 1
+    event.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if event.attempts >= max_attempts():
+        event.status = OutboxStatus.DEAD
+        event.processed_at = utcnow()
+        log.error(
+            "outbox event is dead",
+            extra={"event": event.id, "type": event.type, "error": event.last_error},
+        )
+    else:
+        event.status = OutboxStatus.FAILED
+        event.next_retry_at = utcnow() + backoff(event.attempts)
+        log.warning(
+            "outbox event failed",
+            extra={"event": event.id, "type": event.type, "attempts": event.attempts},
+        )
+    db.session.commit()

@@ -1,0 +1,278 @@
+"""The outbox dispatcher on real PostgreSQL: DONE, backoff, DEAD, SKIP LOCKED, the sweep,
+and a checkout while Redis is down whose mail still arrives once Redis is back."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from rq import SimpleWorker
+
+from shop import create_app, jobs
+from shop.accounts.models import utcnow
+from shop.checkout import services as checkout
+from shop.extensions import db
+from shop.orders.models import Order, OrderStatus
+from shop.outbox import dispatch
+from shop.outbox.handlers import HANDLERS
+from shop.outbox.models import OutboxEvent, OutboxStatus
+from tests import services
+from tests.test_orders import _cart, _details, _variant_of
+
+# Test events wait a day, so the session worker's periodic sweep never takes them; the tests
+# dispatch them by id or sweep with a clock a week ahead.
+LATER = timedelta(days=1)
+WEEK_AHEAD = timedelta(days=7)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """A ``probe`` event type whose handler records the payloads it saw (and can fail)."""
+    seen: list[dict] = []
+    behaviour: dict = {"fail": False, "sleep": 0.0}
+
+    def probe(event: OutboxEvent) -> None:
+        if behaviour["sleep"]:
+            time.sleep(behaviour["sleep"])
+        # A write of the handler's own: undone when the handler fails.
+        db.session.add(OutboxEvent(type="probe_side_effect", payload={}, status="done"))
+        if behaviour["fail"]:
+            raise RuntimeError("handler broke")
+        seen.append(dict(event.payload))
+
+    monkeypatch.setitem(HANDLERS, "probe", probe)
+    return seen, behaviour
+
+
+def _later():
+    return utcnow() + LATER
+
+
+def _event(app, type_: str = "probe", **fields) -> int:
+    with app.app_context():
+        event = OutboxEvent(type=type_, payload={"n": 1}, next_retry_at=_later(), **fields)
+        db.session.add(event)
+        db.session.commit()
+        return event.id
+
+
+def _get(app, event_id: int) -> OutboxEvent:
+    with app.app_context():
+        event = db.session.get(OutboxEvent, event_id)
+        db.session.expunge(event)
+        return event
+
+
+def _count(app, type_: str) -> int:
+    with app.app_context():
+        return db.session.execute(
+            db.select(db.func.count()).select_from(OutboxEvent).where(OutboxEvent.type == type_)
+        ).scalar()
+
+
+def test_dispatch_runs_the_handler_once_and_marks_done(app, calls):
+    seen, _ = calls
+    event_id = _event(app)
+    with app.app_context():
+        assert dispatch.dispatch(event_id) is True
+        assert dispatch.dispatch(event_id) is False  # already delivered
+    event = _get(app, event_id)
+    assert (event.status, event.attempts, event.last_error) == (OutboxStatus.DONE, 0, None)
+    assert event.processed_at is not None
+    assert seen == [{"n": 1}]
+    assert _count(app, "probe_side_effect") == 1
+
+
+def test_failures_back_off_exponentially_then_the_event_is_dead(app, calls, monkeypatch):
+    seen, behaviour = calls
+    behaviour["fail"] = True
+    monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 4)
+    event_id = _event(app)
+    waits = []
+    for attempt in (1, 2, 3):
+        before = utcnow()
+        with app.app_context():
+            assert dispatch.dispatch(event_id) is False
+        event = _get(app, event_id)
+        assert event.status == OutboxStatus.FAILED
+        assert event.attempts == attempt
+        assert event.last_error == "RuntimeError: handler broke"
+        waits.append(round((event.next_retry_at - before).total_seconds()))
+    assert waits == [30, 60, 120]
+    with app.app_context():
+        assert dispatch.dispatch(event_id) is False
+    event = _get(app, event_id)
+    assert (event.status, event.attempts) == (OutboxStatus.DEAD, 4)
+    # Dead events wait for staff: neither dispatch nor the sweep run them again.
+    behaviour["fail"] = False
+    with app.app_context():
+        assert dispatch.dispatch(event_id) is False
+        assert dispatch.sweep(now=utcnow() + WEEK_AHEAD) == 0
+    assert seen == []
+    assert _count(app, "probe_side_effect") == 0  # every failed attempt was rolled back
+
+
+def test_backoff_is_capped_at_an_hour():
+    assert [dispatch.backoff(n).total_seconds() for n in (1, 2, 7, 8, 50)] == [
+        30,
+        60,
+        1920,
+        3600,
+        3600,
+    ]
+
+
+def test_two_concurrent_dispatches_run_the_handler_once(app, calls):
+    seen, behaviour = calls
+    behaviour["sleep"] = 1.0
+    event_id = _event(app)
+    start = threading.Barrier(2)
+    outcomes: dict[str, tuple[bool, float]] = {}
+
+    def run(name: str, delay: float) -> None:
+        with app.app_context():
+            start.wait()
+            time.sleep(delay)
+            began = time.monotonic()
+            try:
+                outcomes[name] = (dispatch.dispatch(event_id), time.monotonic() - began)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=run, args=("first", 0.0)),
+        threading.Thread(target=run, args=("second", 0.3)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes["first"][0] is True
+    # The second skipped the locked row at once instead of waiting for the first to finish.
+    assert outcomes["second"][0] is False
+    assert outcomes["second"][1] < 0.5
+    assert seen == [{"n": 1}]
+    assert _get(app, event_id).status == OutboxStatus.DONE
+
+
+def test_sweep_delivers_due_events_whose_enqueue_was_lost(app, calls):
+    seen, _ = calls
+    lost = _event(app)  # inserted without any job: as if Redis had been down
+    failed = _event(app, status=OutboxStatus.FAILED, attempts=2)
+    not_due = _event(app)
+    with app.app_context():
+        db.session.get(OutboxEvent, not_due).next_retry_at = utcnow() + 2 * WEEK_AHEAD
+        db.session.commit()
+        assert dispatch.sweep(now=utcnow() + WEEK_AHEAD) == 2
+    assert _get(app, lost).status == OutboxStatus.DONE
+    assert _get(app, failed).status == OutboxStatus.DONE
+    assert _get(app, not_due).status == OutboxStatus.PENDING
+    assert len(seen) == 2
+
+
+def test_emit_defers_a_dispatch_job_until_commit(app):
+    from shop.outbox.services import emit
+
+    with app.app_context():
+        emit("probe", n=2)
+        pending = db.session().info[jobs._DEFERRED]
+        assert [(func.__name__, len(args)) for func, args in pending] == [
+            ("dispatch_outbox_event", 1)
+        ]
+        db.session.rollback()
+        assert jobs._DEFERRED not in db.session().info
+    assert _count(app, "probe") == 0
+
+
+def test_the_sweep_is_a_periodic_job_every_minute():
+    assert ("sweep_outbox", jobs.sweep_outbox, 60) in jobs.PERIODIC
+
+
+# -- Redis stopped during a checkout -------------------------------------------------------
+
+
+def _redis_on(port: int, directory) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    services.wait_for_port(port, process=process)
+    return process
+
+
+@pytest.fixture
+def shop(app):
+    from shop.checkout.defaults import load_defaults
+    from tests import catalogue_factory
+
+    with app.app_context():
+        ids = catalogue_factory.build(4)
+        load_defaults()
+        db.session.commit()
+    return ids
+
+
+def test_checkout_with_redis_down_commits_and_the_sweep_mails_once_redis_is_back(
+    app, shop, test_env, tmp_path, mailbox
+):
+    own_redis = services.start_redis()
+    restarted = None
+    own_app = create_app({**test_env, "REDIS_URL": own_redis.url, "INSTANCE_PATH": str(tmp_path)})
+    try:
+        with own_app.app_context():
+            cart_id = _cart(_variant_of(shop["products"][2]))
+            checkout.start_checkout(cart_id)
+            own_redis.stop()
+
+            order_id = checkout.place_order(cart_id, _details("redis.down@example.com")).id
+
+            db.session.remove()
+            placed = db.session.get(Order, order_id)
+            assert placed.status == OrderStatus.PENDING_PAYMENT
+            [event] = db.session.execute(
+                db.select(OutboxEvent).where(OutboxEvent.type == "order_placed")
+            ).scalars()
+            assert event.status == OutboxStatus.PENDING
+            number = placed.number
+            db.session.remove()
+
+            restarted = _redis_on(own_redis.port, tmp_path)
+            assert jobs.sweep_outbox() == {"events": 1, "emails": 0}
+            worker_queue = jobs.queue(own_app)
+            SimpleWorker([worker_queue], connection=worker_queue.connection).work(burst=True)
+            # Running the sweep and the worker again sends nothing more.
+            assert jobs.sweep_outbox() == {"events": 0, "emails": 0}
+            SimpleWorker([worker_queue], connection=worker_queue.connection).work(burst=True)
+
+        [message] = mailbox.wait_for("redis.down@example.com")
+        assert number in message["Subject"]
+        assert message["Message-ID"] == f"<order_placed.{event.id}@comptoir.example.com>"
+        time.sleep(0.5)
+        assert len(mailbox.messages("redis.down@example.com")) == 1
+    finally:
+        from shop.extensions import limiter
+
+        limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
+        own_redis.stop()
+        if restarted is not None:
+            restarted.terminate()
+            restarted.wait(5)
+        with own_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
