@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     from shop.emails import models as email_models  # noqa: F401
     from shop.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from shop.inventory import models as inventory_models  # noqa: F401
+    from shop.invoices import models as invoice_models  # noqa: F401
     from shop.orders import models as order_models  # noqa: F401
     from shop.outbox import models as outbox_models  # noqa: F401
     from shop.payments import models as payment_models  # noqa: F401
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.web.account import bp as account
     from shop.web.cart import bp as cart
     from shop.web.checkout import bp as checkout
+    from shop.web.invoices import bp as invoices
     from shop.web.media import bp as media
     from shop.web.payments import bp as payments
     from shop.web.storefront import bp as storefront
@@ -119,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks)
     app.register_blueprint(cart)
     app.register_blueprint(checkout)
+    app.register_blueprint(invoices)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,136 @@
+"""Rendering an issued invoice to PDF with WeasyPrint, from its snapshot alone.
+
+Files live under ``<instance>/invoices/`` (private: no route serves that folder; customers
+get a PDF through ``invoices.download``, which checks the order's access token). The PDF in
+the invoice's own language is the document of record: written once, its path and SHA-256
+stored on the row. Other languages (French is always available) are courtesy copies kept
+next to it and never recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from flask import current_app
+from flask_babel import force_locale, format_date
+from markupsafe import Markup
+from weasyprint import HTML
+
+from shop.checkout.defaults import percent
+from shop.config import LOCALES
+from shop.extensions import db
+from shop.invoices.models import Invoice
+
+log = logging.getLogger("shop.invoices")
+TEMPLATE = "invoices/invoice.html"
+
+
+def invoices_root() -> Path:
+    return Path(current_app.instance_path) / "invoices"
+
+
+def _relative_path(invoice: Invoice, locale: str) -> str:
+    suffix = "" if locale == invoice.locale else f".{locale}"
+    return f"{invoice.year}/{invoice.series}/{invoice.full_number}{suffix}.pdf"
+
+
+def render_pdf(invoice_id: int, locale: str | None = None) -> Path:
+    """The invoice's PDF, rendered on the first call and read from disk afterwards.
+
+    The row is locked while rendering the document of record, so two workers never write
+    it twice; a file lost from disk is rendered again from the same snapshot (and logged).
+    """
+    invoice = db.session.execute(
+        db.select(Invoice).where(Invoice.id == invoice_id).with_for_update()
+    ).scalar_one()
+    locale = locale or invoice.locale
+    if locale not in LOCALES:
+        raise ValueError(f"no invoice layout in {locale!r}")
+    relative = _relative_path(invoice, locale)
+    path = invoices_root() / relative
+    of_record = locale == invoice.locale
+    if path.exists() and (not of_record or invoice.pdf_path == relative):
+        db.session.rollback()
+        return path
+    if of_record and invoice.pdf_path:
+        log.warning("invoice PDF missing, rendered again", extra={"invoice": invoice.full_number})
+    content = render_bytes(invoice, locale)
+    _write_atomically(path, content)
+    if of_record:
+        invoice.pdf_path = relative
+        invoice.sha256 = hashlib.sha256(content).hexdigest()
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return path
+
+
+def render_bytes(invoice: Invoice, locale: str) -> bytes:
+    with force_locale(locale):
+        html = current_app.jinja_env.get_template(TEMPLATE).render(
+            **template_context(invoice.data, invoice.kind, locale)
+        )
+    return HTML(string=html, base_url=str(invoices_root())).write_pdf()
+
+
+def template_context(data: dict[str, Any], kind: str, locale: str) -> dict[str, Any]:
+    def when(iso: str | None) -> str:
+        return format_date(datetime.fromisoformat(iso), "long") if iso else ""
+
+    def rate(rate_ppm: int) -> str:
+        return (
+            f"{percent(rate_ppm, ',')}\u202f%" if locale == "fr" else f"{percent(rate_ppm, '.')}%"
+        )
+
+    def tax_name(tax: dict[str, Any]) -> str:
+        name = tax["name"][locale]
+        return name if "%" in name else f"{name} {rate(tax['rate_ppm'])}"
+
+    def rates(items: list[dict[str, Any]]) -> str:
+        if len(items) == 1:
+            return rate(items[0]["rate_ppm"])
+        return " + ".join(f"{r[locale]} {rate(r['rate_ppm'])}" for r in items)
+
+    def country_name(code: str) -> str:
+        return Locale.parse(locale).territories.get(code, code)
+
+    destination = data["destination"]
+    return {
+        "country_name": country_name,
+        "css_string": css_string,
+        "data": data,
+        "lang": locale,
+        "kind": kind,
+        "when": when,
+        "rates": rates,
+        "tax_name": tax_name,
+        "currency": data["currency"],
+        "canada": destination["country"] == "CA",
+        "quebec": destination["country"] == "CA" and destination["region"] == "QC",
+    }
+
+
+def css_string(text: str) -> Markup:
+    """A quoted CSS string (for ``content:`` in the page margins): the ``<style>`` element
+    is raw text, so HTML escaping would print entities; CSS escapes are used instead."""
+    escaped = "".join(f"\\{ord(c):x} " if c in '"\\<>&\n' else c for c in text)
+    return Markup(f'"{escaped}"')  # noqa: S704  (escaped above, for CSS)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
