@@ -159,13 +159,14 @@ def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> Mi
     mime["From"] = current_app.config["MAIL_FROM"]
     mime["To"] = message.to_address
     mime["Message-ID"] = message.message_id
-    mime["Content-Language"] = message.locale
     mime["Date"] = message.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
     if is_marketing(message.kind):
         for name, value in list_unsubscribe_headers(message).items():
             mime[name] = value
     mime.set_content(message.text_body)
     mime.add_alternative(message.html_body, subtype="html")
+    # After set_content, which drops every Content-* header set before it.
+    mime["Content-Language"] = message.locale
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         mime.add_attachment(
