@@ -1,12 +1,25 @@
-"""Storefront throughput against the Flask ceiling, on loopback, in one run.
+"""Storefront, add-to-cart and order-placement throughput, on loopback, in one run.
 
     .venv/bin/python bench/run.py            (or: make bench)
+    .venv/bin/python bench/run.py --only cart,orders
 
 Starts a throwaway PostgreSQL cluster and redis-server (``tests/services.py``), migrates,
 seeds ``--products`` demo products (timed), serves the shop and ``bench/ceiling.py`` with
-gunicorn (2 sync workers each, 127.0.0.1, free ports below 32768), picks a home, category,
-product and search URL from the running shop, drives each one and the ceiling with wrk,
-then prints a Markdown table and writes it to ``bench/results/latest.md``.
+gunicorn (2 sync workers each, 127.0.0.1, free ports below 32768), then runs the parts
+asked for (all by default):
+
+- ``storefront``: picks a home, category, product and search URL from the running shop and
+  drives each one and the ceiling with wrk;
+- ``cart``: HTMX add-to-cart POSTs with wrk and ``bench/add_to_cart.lua`` (one shopper per
+  connection, ``bench/cart.py`` prepares the stock and carts), against the ceiling driven
+  the same way;
+- ``orders``: ``bench/orders.py services``, 8 clients placing bank-transfer orders through
+  the service layer (threads of one process); ``orders-procs``: the same 8 clients spread
+  over 2 processes (is the driver's GIL the limit?); ``orders-http``: ``bench/orders.py
+  http``, 8 shoppers going through the real checkout pages of a second shop server whose
+  checkout rate limit is lifted;
+
+then prints Markdown tables and writes them to ``bench/results/latest.md``.
 Everything it starts is stopped on exit, failure or Ctrl-C.
 """
 
@@ -16,6 +29,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import re
@@ -47,6 +61,13 @@ ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"comptoir-bench").dige
 # Page -> (minimum share of the ceiling's req/s, or None) ; p99 must stay under P99_MAX_MS.
 TARGETS: dict[str, float | None] = {"home": None, "category": 0.25, "product": 0.25, "search": 0.15}
 P99_MAX_MS = 25.0
+PARTS = ("storefront", "cart", "orders", "orders-procs", "orders-http")
+CART_TARGET = 0.15  # add-to-cart POSTs/s as a share of the ceiling's req/s
+ORDERS_TARGET = 100.0  # orders/s with 8 concurrent clients (bank transfer)
+CART_MAX_PER_LINE = 1_000_000  # the shop's per-line cap, lifted so repeated adds stay 200s
+CART_STOCK = 1_000_000
+# 8 shoppers from one address would hit the 30-per-minute checkout limit at once.
+CHECKOUT_APP = "shop:create_app({'CHECKOUT_RATE_LIMIT': '1000000 per minute'})"
 PRODUCT_LINK = re.compile(r'href="(/fr/produits/[^"?#]+)"')
 
 
@@ -91,6 +112,8 @@ class Server:
     def stop(self) -> None:
         """SIGTERM to the gunicorn master (it stops its workers), then wait; SIGKILL the
         process group it leads if it does not go."""
+        if self.process.returncode is not None:
+            return
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -173,6 +196,7 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    seconds: float  # the measured run's length, as wrk timed it
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -187,7 +211,7 @@ def _latency_ms(output: str, percentile: str) -> float:
 
 def parse_wrk(output: str) -> WrkResult:
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", output, re.MULTILINE)
     if not rate or not total:
         raise BenchError(f"cannot read wrk's output:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
@@ -201,25 +225,38 @@ def parse_wrk(output: str) -> WrkResult:
         requests=int(total.group(1)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
+        seconds=float(total.group(2)) * _UNITS_MS[total.group(3)] / 1000,
     )
 
 
-def drive(url: str, args: argparse.Namespace) -> WrkResult:
-    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}"]
-    subprocess.run(
-        [*base, f"-d{args.warmup}s", url],
-        capture_output=True,
-        check=True,
-        timeout=args.warmup + 60,
-    )
-    done = subprocess.run(
-        [*base, f"-d{args.duration}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=args.duration + 60,
-    )
-    return parse_wrk(done.stdout)
+def wrk_command(args: argparse.Namespace, threads: int, connections: int, seconds: int) -> list:
+    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+
+
+def drive(
+    url: str,
+    args: argparse.Namespace,
+    *,
+    threads: int | None = None,
+    connections: int | None = None,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[WrkResult, str, str]:
+    """Warm-up then measured run; the measured result and both runs' output."""
+    threads, connections = threads or args.threads, connections or args.connections
+    extra = ["-s", str(script)] if script else []
+    outputs = []
+    for seconds, latency in ((args.warmup, []), (args.duration, ["--latency"])):
+        done = subprocess.run(
+            [*wrk_command(args, threads, connections, seconds), *latency, *extra, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+            env=env,
+        )
+        outputs.append(done.stdout)
+    return parse_wrk(outputs[1]), outputs[0], outputs[1]
 
 
 # -- picking the pages -------------------------------------------------------------------
@@ -351,25 +388,35 @@ def verdict(name: str, result: WrkResult, ratio: float) -> str:
     return "yes" if not misses else "**no** (" + "; ".join(misses) + ")"
 
 
-def report(ctx: dict) -> str:
-    ceiling: WrkResult = ctx["results"]["ceiling"]
-    facts = ctx["facts"]
-    cmd = f"wrk -t{ctx['args'].threads} -c{ctx['args'].connections}"
-    lines = [
-        f"## Storefront throughput, {ctx['started']:%Y-%m-%d %H:%M} UTC",
+def _header(ctx: dict) -> list[str]:
+    facts, args = ctx["facts"], ctx["args"]
+    return [
+        f"## Benchmarks ({', '.join(ctx['parts'])}), {ctx['started']:%Y-%m-%d %H:%M} UTC",
         "",
         f"- Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']} RAM, "
         f"Linux {facts['kernel']}, Python {facts['python']}, {facts['software']}, "
         f"{facts['wrk']}",
-        f"- Load average before the run: {ctx['load_before']}; after: {ctx['load_after']}",
+        f"- Load average before the run: {ctx['load_before']}; after: {ctx['load_after']}"
+        + "".join(f"; before {part}: {load}" for part, load in ctx["part_loads"].items()),
         f"- Code: {ctx['git']}",
-        f"- Data: `flask shop seed-demo --products {ctx['args'].products}` in "
+        f"- Data: `flask shop seed-demo --products {args.products}` in "
         f"**{ctx['seed_s']:.1f} s** ({ctx['catalogue']})",
-        f"- Servers: gunicorn, {ctx['args'].workers} sync workers each, 127.0.0.1; shop with "
-        "PostgreSQL 15 + Redis (fragment cache), LOG_LEVEL=WARNING; ceiling = bench/ceiling.py "
-        f"(Flask + Jinja, no database, {ctx['sizes']['ceiling'] / 1024:.1f} KB page)",
-        f"- Load: `{cmd} -d{ctx['args'].warmup}s URL` (warm-up), then "
-        f"`{cmd} -d{ctx['args'].duration}s --latency URL`, one page at a time",
+        f"- Servers: gunicorn, {args.workers} sync workers each, 127.0.0.1; shop with "
+        "PostgreSQL 15 (throwaway cluster: fsync and synchronous_commit off) + Redis, "
+        f"LOG_LEVEL=WARNING, CART_MAX_PER_LINE={CART_MAX_PER_LINE:,}; ceiling = "
+        "bench/ceiling.py (Flask + Jinja, no database, 11 KB page)",
+        "",
+    ]
+
+
+def _storefront(ctx: dict) -> list[str]:
+    ceiling: WrkResult = ctx["results"]["ceiling"]
+    cmd = f"wrk -t{ctx['args'].threads} -c{ctx['args'].connections}"
+    lines = [
+        "### Storefront pages",
+        "",
+        f"Load: `{cmd} -d{ctx['args'].warmup}s URL` (warm-up), then "
+        f"`{cmd} -d{ctx['args'].duration}s --latency URL`, one page at a time.",
         "",
         "| page | URL | size (KB) | req/s | p50 (ms) | p99 (ms) | % of ceiling "
         "| target | meets targets |",
@@ -395,8 +442,273 @@ def report(ctx: dict) -> str:
         == "yes"
         for n in TARGETS
     )
-    lines += ["", f"Targets met by {met} of {len(TARGETS)} storefront pages.", ""]
+    return [*lines, "", f"Targets met by {met} of {len(TARGETS)} storefront pages.", ""]
+
+
+def _cart(ctx: dict) -> list[str]:
+    cart = ctx["cart"]
+    ceiling: WrkResult = cart["ceiling"]
+    result: WrkResult = cart["result"]
+    n = cart["connections"]
+    failures = cart["failed"] + result.non_2xx + result.socket_errors
+    meets = "yes" if cart["ratio"] >= CART_TARGET and not failures else "**no**"
+    check = cart["check"]
+    return [
+        "### Add to cart (HTMX POST)",
+        "",
+        f"Load: `wrk -t{n} -c{n} -s bench/add_to_cart.lua` ({ctx['args'].warmup} s warm-up, "
+        f"then {ctx['args'].duration} s with `--latency`): {n} shoppers, one per connection; "
+        f"each GETs `{cart['page']}` (session cookie + CSRF token from the page), then POSTs "
+        f"`/fr/panier/ajouter` with `HX-Request: true`, `X-CSRFToken` and its cookies (lang, "
+        f"session, cart), 1 unit of variant {cart['variant_id']} (`{cart['sku']}`, tracked, "
+        f"{cart['stock']:,} units in stock), over and over. The cart cookies are issued before "
+        "the run (one empty cart per connection, `bench/cart.py`). The ceiling is driven "
+        f"with the same `wrk -t{n} -c{n}` just before.",
+        "",
+        "| run | requests | req/s | add POSTs answered 200 /s | p50 (ms) | p99 (ms) "
+        "| % of ceiling | target | meets target |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        f"| ceiling `/` | {ceiling.requests:,} | {ceiling.requests_per_s:,.0f} | n/a "
+        f"| {ceiling.p50_ms:.2f} | {ceiling.p99_ms:.2f} | 100% | reference | n/a |",
+        f"| add to cart | {result.requests:,} | {result.requests_per_s:,.0f} "
+        f"| {cart['adds_per_s']:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
+        f"| {cart['ratio']:.1%} | ≥ {CART_TARGET:.0%} | {meets} |",
+        "",
+        f"Measured run: {cart['gets']} GETs (one per shopper) and {cart['adds']:,} adds answered "
+        f"200; failures: {cart['failed']} refused adds (statuses: {cart['statuses']}), "
+        f"and by wrk's own count {result.non_2xx} non-2xx/3xx answers and "
+        f"{result.socket_errors} socket errors. Afterwards the "
+        f"shoppers' carts hold {check['units']:,} units on {check['lines']} lines, for "
+        f"{cart['adds_all']:,} adds answered 200 over warm-up and run (a POST still in flight "
+        "when wrk stops is served but not counted); "
+        f"{check['carts_made_during_run']} carts were made during the runs.",
+        "",
+    ]
+
+
+ORDER_PARTS = ("orders", "orders-procs", "orders-http")
+
+
+def order_run(part: str, clients: int) -> str:
+    return {
+        "orders": f"service layer, 1 process × {clients} threads",
+        "orders-procs": f"service layer, 2 processes × {clients / 2:g} threads",
+        "orders-http": f"HTTP checkout pages, {clients} shoppers (threads)",
+    }[part]
+
+
+def _ms(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.1f}" for name, value in values.items())
+
+
+def _orders(ctx: dict) -> list[str]:
+    args = ctx["args"]
+    lines = [
+        "### Order placement (bank transfer, French address, colissimo)",
+        "",
+        f"{args.orders_clients} concurrent clients, {args.orders_warmup} s warm-up then "
+        f"{args.orders_duration} s measured (orders completed in that window); each order is "
+        "a new guest cart with 1 to 3 lines (1 or 2 units each) drawn from 200 tracked "
+        "variants with plenty of stock. Latency is per order, from the first add to cart to "
+        "the placed order (HTTP: to the confirmation page).",
+        "",
+        "| driver | orders (all) | orders/s | p50 (ms) | p99 (ms) | errors | checks "
+        "| target | meets target |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    details = []
+    for part in ORDER_PARTS:
+        result = ctx["orders"].get(part)
+        if result is None:
+            continue
+        label = order_run(part, args.orders_clients)
+        verification = result["verification"]
+        failed = [name for name, ok in verification["checks"].items() if not ok]
+        errors = sum(result["errors"].values())
+        meets = (
+            "yes"
+            if result["orders_per_s"] >= ORDERS_TARGET and not errors and verification["ok"]
+            else "**no**"
+        )
+        lines.append(
+            f"| {label} | {result['orders_total']:,} | {result['orders_per_s']:.1f} "
+            f"| {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {errors} "
+            f"| {'pass' if verification['ok'] else 'FAIL: ' + ', '.join(failed)} "
+            f"| ≥ {ORDERS_TARGET:g} orders/s | {meets} |"
+        )
+        busy = ", ".join(f"{name} {value:.2f}" for name, value in result["cpu_busy"].items())
+        details.append(
+            f"- {label}: mean ms per order by step: {_ms(result['phases_ms'])}; "
+            f"CPU ms per order: {_ms(result['cpu_ms_per_order'])} (CPUs busy: {busy})"
+            + (
+                f"; SQL statements per order: {_ms(result['statements_per_order'])}"
+                if result.get("statements_per_order")
+                else ""
+            )
+            + (
+                "; HTTP requests per order (orders): "
+                + ", ".join(f"{k} ({v})" for k, v in result["requests_per_order"].items())
+                if result.get("requests_per_order")
+                else ""
+            )
+            + (f"; errors: {result['errors']}" if result["errors"] else "")
+        )
+    checks = next(iter(ctx["orders"].values()))["verification"]["checks"]
+    return [
+        *lines,
+        "",
+        *details,
+        "",
+        "Checks after each run: " + "; ".join(checks) + ".",
+        "",
+    ]
+
+
+def report(ctx: dict) -> str:
+    lines = _header(ctx)
+    if "results" in ctx:
+        lines += _storefront(ctx)
+    if "cart" in ctx:
+        lines += _cart(ctx)
+    if ctx.get("orders"):
+        lines += _orders(ctx)
     return "\n".join(lines)
+
+
+# -- the parts ---------------------------------------------------------------------------
+
+
+def log_result(name: str, result: WrkResult) -> None:
+    log(
+        f"{name}: {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+        f"p99 {result.p99_ms:.2f} ms"
+        + (f", {result.non_2xx} non-2xx" if result.non_2xx else "")
+        + (f", {result.socket_errors} socket errors" if result.socket_errors else "")
+    )
+
+
+def run_storefront(ctx: dict, args: argparse.Namespace, shop: Server, ceiling: Server) -> None:
+    urls = {"ceiling": f"{ceiling.base}/", **pick_urls(ctx["database_url"], shop.base)}
+    ctx["urls"] = urls
+    ctx["ports"] = {n: ceiling.port if n == "ceiling" else shop.port for n in urls}
+    ctx["sizes"] = {}
+    for name, url in urls.items():
+        body, elapsed = fetch(url)
+        ctx["sizes"][name] = len(body.encode())
+        log(f"{name}: {url} -> 200, {len(body.encode())} bytes, first fetch {elapsed:.3f} s")
+    results = {}
+    for name, url in urls.items():
+        log(f"{name}: wrk {args.warmup}s warm-up + {args.duration}s...")
+        results[name] = drive(url, args)[0]
+        log_result(name, results[name])
+    ctx["results"] = results
+
+
+LUA_LINE = re.compile(r"^add_to_cart: gets=(\d+) adds=(\d+) failed=(\d+) statuses=(.*)$", re.M)
+
+
+def run_cart(
+    ctx: dict, args: argparse.Namespace, shop: Server, ceiling: Server, env: dict, tmp: Path
+) -> None:
+    n = args.connections
+    prepared = run(
+        [
+            sys.executable,
+            str(BENCH / "cart.py"),
+            "prepare",
+            f"--carts={n}",
+            f"--stock={CART_STOCK}",
+            f"--out={tmp}",
+        ],
+        env,
+        timeout=300,
+    )
+    state = json.loads(prepared.stdout.strip().splitlines()[-1])
+    if state["max_per_line"] < CART_MAX_PER_LINE:
+        raise BenchError(f"CART_MAX_PER_LINE is {state['max_per_line']} in the shop's env")
+    fetch(shop.base + state["page"])
+    log(f"cart: variant {state['variant_id']} ({state['sku']}), page {state['page']}, {n} carts")
+    log(f"ceiling: wrk -t{n} -c{n}, {args.warmup}s warm-up + {args.duration}s...")
+    ceiling_result = drive(f"{ceiling.base}/", args, threads=n, connections=n)[0]
+    log_result(f"ceiling (-t{n} -c{n})", ceiling_result)
+    lua_env = {
+        **os.environ,
+        "BENCH_PAGE": state["page"],
+        "BENCH_VARIANT": str(state["variant_id"]),
+        "BENCH_CART_COOKIES": str(tmp / "cart-cookies.txt"),
+    }
+    log(f"add to cart: wrk -t{n} -c{n} -s bench/add_to_cart.lua, {args.warmup}s + {args.duration}s")
+    result, warm, measured = drive(
+        f"{shop.base}/fr/panier/ajouter",
+        args,
+        threads=n,
+        connections=n,
+        script=BENCH / "add_to_cart.lua",
+        env=lua_env,
+    )
+    counted = []
+    for output in (warm, measured):
+        match = LUA_LINE.search(output)
+        if not match:
+            raise BenchError(f"no add_to_cart line in wrk's output:\n{output}")
+        counted.append(match.groups())
+    gets, adds, failed, statuses = counted[1]
+    check = json.loads(
+        run([sys.executable, str(BENCH / "cart.py"), "check", f"--out={tmp}"], env, timeout=120)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    adds_per_s = int(adds) / result.seconds
+    ctx["cart"] = {
+        **state,
+        "connections": n,
+        "ceiling": ceiling_result,
+        "result": result,
+        "gets": int(gets),
+        "adds": int(adds),
+        "failed": int(failed),
+        "statuses": statuses.strip() or "-",
+        "adds_all": int(adds) + int(counted[0][1]),
+        "adds_per_s": adds_per_s,
+        "ratio": adds_per_s / ceiling_result.requests_per_s,
+        "check": check,
+    }
+    log_result("add to cart", result)
+    log(
+        f"add to cart: {adds_per_s:,.0f} adds/s = {adds_per_s / ceiling_result.requests_per_s:.1%}"
+        f" of the ceiling; {gets} GETs, {failed} failed ({statuses.strip() or '-'}); "
+        f"carts hold {check['units']} units for {ctx['cart']['adds_all']} adds counted, "
+        f"{check['carts_made_during_run']} carts made"
+    )
+
+
+def run_orders(ctx: dict, args: argparse.Namespace, part: str, env: dict, tmp: Path) -> None:
+    command = [
+        sys.executable,
+        str(BENCH / "orders.py"),
+        "http" if part == "orders-http" else "services",
+        f"--threads={args.orders_clients}",
+        f"--warmup={args.orders_warmup}",
+        f"--duration={args.orders_duration}",
+    ]
+    server = None
+    if part == "orders-procs":
+        command.append("--processes=2")
+    if part == "orders-http":
+        server = start_gunicorn("shop-checkout", CHECKOUT_APP, ROOT, env, args.workers, tmp)
+        command += [f"--base={server.base}", f"--server-pid={server.process.pid}"]
+    log(f"{part}: {order_run(part, args.orders_clients)}...")
+    try:
+        done = run(command, env, timeout=args.orders_warmup + args.orders_duration + 300)
+    except BenchError as error:
+        tail = f"\n-- shop-checkout log tail --\n{server.log_tail()}" if server else ""
+        raise BenchError(f"{error}{tail}") from None
+    finally:
+        if server:
+            server.stop()
+    for line in done.stderr.splitlines():
+        log(f"  {line}")
+    ctx["orders"][part] = json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # -- main --------------------------------------------------------------------------------
@@ -408,21 +720,41 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, from {','.join(PARTS)} (default: all)",
+    )
     parser.add_argument("--products", type=int, default=10000)
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per page")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--connections", type=int, default=4, help="wrk connections (cart: shoppers)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--orders-clients", type=int, default=8)
+    parser.add_argument("--orders-duration", type=int, default=15)
+    parser.add_argument("--orders-warmup", type=int, default=2)
     args = parser.parse_args()
+    parts = [part.strip() for part in args.only.split(",") if part.strip()]
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
 
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and {"storefront", "cart"} & set(parts):
         log("wrk is missing: apt-get install -y wrk (or make system-deps-test)")
         return 2
     # SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so the finally block runs.
     signal.signal(signal.SIGTERM, _interrupt)
 
-    ctx: dict = {"args": args, "started": datetime.now(UTC), "load_before": loadavg()}
+    ctx: dict = {
+        "args": args,
+        "parts": [part for part in PARTS if part in parts],
+        "started": datetime.now(UTC),
+        "load_before": loadavg(),
+        "part_loads": {},
+        "orders": {},
+    }
     log(f"load average before the run: {ctx['load_before']}")
     with contextlib.ExitStack() as cleanup:
         tmp = Path(tempfile.mkdtemp(prefix="comptoir-bench-"))
@@ -446,6 +778,7 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
     redis = start_redis()
     cleanup.callback(redis.stop)
     log(f"PostgreSQL on port {postgres.port}, Redis on port {redis.port}")
+    ctx["database_url"] = postgres.url
 
     instance = tmp / "instance"
     instance.mkdir()
@@ -481,7 +814,7 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
     catalogue = [line for line in seeded.stdout.splitlines() if "catalogue:" in line]
     ctx["catalogue"] = "; ".join(line.split("catalogue:", 1)[1].strip() for line in catalogue)
 
-    shop_env = {**env, "REDIS_URL": redis.url}
+    shop_env = {**env, "REDIS_URL": redis.url, "CART_MAX_PER_LINE": str(CART_MAX_PER_LINE)}
     shop = start_gunicorn("shop", "shop:create_app()", ROOT, shop_env, args.workers, tmp)
     cleanup.callback(shop.stop)
     ceiling_env = {k: v for k, v in env.items() if k not in {"DATABASE_URL"}}
@@ -489,25 +822,15 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
     cleanup.callback(ceiling.stop)
 
     try:
-        urls = {"ceiling": f"{ceiling.base}/", **pick_urls(postgres.url, shop.base)}
-        ctx["urls"] = urls
-        ctx["ports"] = {n: ceiling.port if n == "ceiling" else shop.port for n in urls}
-        ctx["sizes"] = {}
-        for name, url in urls.items():
-            body, elapsed = fetch(url)
-            ctx["sizes"][name] = len(body.encode())
-            log(f"{name}: {url} -> 200, {len(body.encode())} bytes, first fetch {elapsed:.3f} s")
-        ctx["results"] = {}
-        for name, url in urls.items():
-            log(f"{name}: wrk {args.warmup}s warm-up + {args.duration}s...")
-            result = drive(url, args)
-            ctx["results"][name] = result
-            log(
-                f"{name}: {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-                f"p99 {result.p99_ms:.2f} ms"
-                + (f", {result.non_2xx} non-2xx" if result.non_2xx else "")
-                + (f", {result.socket_errors} socket errors" if result.socket_errors else "")
-            )
+        for part in ctx["parts"]:
+            ctx["part_loads"][part] = loadavg()
+            log(f"== {part} (load average {ctx['part_loads'][part]})")
+            if part == "storefront":
+                run_storefront(ctx, args, shop, ceiling)
+            elif part == "cart":
+                run_cart(ctx, args, shop, ceiling, shop_env, tmp)
+            else:
+                run_orders(ctx, args, part, shop_env, tmp)
     except (BenchError, subprocess.SubprocessError) as error:
         raise BenchError(f"{error}\n-- shop log tail --\n{shop.log_tail()}") from None
 
