@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -206,3 +208,26 @@ def enqueue_due_periodic_jobs(app: Flask) -> list[str]:
         except redis.RedisError as error:
             log.warning("periodic job not enqueued", extra={"job": name, "error": str(error)})
     return enqueued
+
+
+def start_periodic_thread(app: Flask, tick: float = 5.0) -> threading.Event:
+    """Embedded default (no ``REDIS_URL``): run the periodic jobs on a daemon thread of this
+    process, each at its interval, the first time at once. Set the returned event to stop.
+
+    One process only (the dev server), so no lock is needed; with Redis, worker.py ticks.
+    """
+    stop = threading.Event()
+    next_run = {name: 0.0 for name, _, _ in PERIODIC}
+
+    def loop() -> None:
+        while not stop.is_set():
+            for name, func, interval in PERIODIC:
+                if stop.is_set() or time.monotonic() < next_run[name]:
+                    continue
+                next_run[name] = time.monotonic() + interval
+                with contextlib.suppress(Exception):  # logged by _run_in_app; try next time
+                    _run_in_app(app, func, ())
+            stop.wait(tick)
+
+    threading.Thread(target=loop, name="comptoir-periodic", daemon=True).start()
+    return stop

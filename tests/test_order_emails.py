@@ -298,6 +298,8 @@ def test_attachments_are_added_at_send_time(app):
             message_id="<order_paid.1@comptoir.example.com>",
             created_at=utcnow(),
         )
+        assert emails.source_event(message) == ("order_paid", 1)
+        assert emails.attachments_for(message) == []  # until shop.invoices.attachments exists
         pdf = emails.Attachment("F-2026-000001.pdf", "application/pdf", b"%PDF-1.7 test")
         mime = emails.to_mime(message, [pdf])
         [part] = list(mime.iter_attachments())

@@ -276,3 +276,23 @@ def test_checkout_with_redis_down_commits_and_the_sweep_mails_once_redis_is_back
         with own_app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_embedded_default_runs_periodic_jobs_on_a_thread(app, monkeypatch):
+    from flask import current_app
+
+    runs: list[str] = []
+    ran = threading.Event()
+
+    def probe_job() -> None:
+        runs.append(current_app.name)
+        ran.set()
+
+    monkeypatch.setattr(jobs, "PERIODIC", (("probe", probe_job, 60),))
+    stop = jobs.start_periodic_thread(app, tick=0.05)
+    try:
+        assert ran.wait(5)
+        time.sleep(0.3)  # several ticks, but the interval is a minute: no second run
+    finally:
+        stop.set()
+    assert runs == ["shop"]

@@ -145,12 +145,24 @@ def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
 def attachments_for(message: EmailMessage) -> list[Attachment]:
     """Files attached at send time (nothing stored twice). The invoices package provides
     ``shop.invoices.attachments.for_email(message) -> list[Attachment]`` (invoice PDF for
-    ``order_paid``, credit note for ``order_refunded``); without it, no attachments."""
+    ``payment_received``, credit note for ``order_refunded``; ``source_event`` tells which
+    order or refund); without it, no attachments. Called before the message's row lock, so
+    it may commit idempotent work of its own (issue or render the document)."""
     try:
         from shop.invoices import attachments  # type: ignore[attr-defined]
     except ImportError:
         return []
     return list(attachments.for_email(message))
+
+
+def source_event(message: EmailMessage) -> tuple[str, int] | None:
+    """The outbox event a message was queued for: ``<order_paid.123@shop>`` → ("order_paid",
+    123); None for messages not queued by an event handler."""
+    local = message.message_id.strip("<>").rsplit("@", 1)[0]
+    event_type, _, event_id = local.rpartition(".")
+    if not event_type or not event_id.isdigit():
+        return None
+    return event_type, int(event_id)
 
 
 def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> MimeMessage:
@@ -185,15 +197,29 @@ def deliver(email_id: int) -> bool:
     Returns whether this call sent it. An SMTP failure is recorded (attempts, last_error),
     re-raised, and retried later by ``retry_due``.
     """
+    waiting = db.session.execute(
+        db.select(EmailMessage).where(
+            EmailMessage.id == email_id, EmailMessage.status == EmailStatus.PENDING
+        )
+    ).scalar_one_or_none()
+    if waiting is None:
+        db.session.rollback()
+        return False
+    # Gathered before the row lock: a provider may run (and commit) its own idempotent work,
+    # such as rendering the invoice PDF.
+    files = attachments_for(waiting)
     message = db.session.execute(
-        db.select(EmailMessage).where(EmailMessage.id == email_id).with_for_update()
+        db.select(EmailMessage)
+        .where(EmailMessage.id == email_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if message is None or message.status != EmailStatus.PENDING:
         db.session.rollback()
         return False
     message.attempts += 1
     try:
-        transport.send(to_mime(message, attachments_for(message)))
+        transport.send(to_mime(message, files))
     except (OSError, smtplib.SMTPException) as error:
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
         if message.attempts >= max_attempts():

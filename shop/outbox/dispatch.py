@@ -8,6 +8,8 @@ writes while the attempt, the error and the next retry time are still recorded. 
 idempotent anyway (emails are deduplicated by a Message-ID derived from the event id), so a
 crash between a handler's side effect outside the database and the commit is harmless.
 
+Lock waits inside a delivery are cut at ``OUTBOX_LOCK_TIMEOUT_MS`` (default 500 ms).
+
 Backoff: after the n-th failed attempt the event waits ``30 s × 2^(n-1)``, at most one hour;
 after ``OUTBOX_MAX_ATTEMPTS`` (default 8) failures it is DEAD and waits for staff.
 """
@@ -18,7 +20,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, text
 
 from shop.accounts.models import utcnow
 from shop.extensions import db
@@ -31,6 +33,7 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_SWEEP_BATCH = 200
+DEFAULT_LOCK_TIMEOUT_MS = 500
 _UNDELIVERED = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
 
@@ -45,7 +48,15 @@ def max_attempts() -> int:
 
 
 def _claim(*where: ColumnElement[bool]) -> OutboxEvent | None:
-    """Lock the first undelivered event matching ``where``, skipping events others hold."""
+    """Lock the first undelivered event matching ``where``, skipping events others hold.
+
+    On PostgreSQL the transaction also gets a short ``lock_timeout``: delivery gives way to a
+    migration or a TRUNCATE instead of queueing behind it (or deadlocking with it), and the
+    event is retried later.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        timeout = int(current_app.config.get("OUTBOX_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
+        db.session.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
     return db.session.execute(
         db.select(OutboxEvent)
         .where(OutboxEvent.status.in_(_UNDELIVERED), *where)
