@@ -21,12 +21,22 @@ from babel import Locale
 from flask import current_app
 from flask_babel import force_locale, format_date
 from markupsafe import Markup
-from weasyprint import HTML
+from PIL import ImageFile
 
 from shop.checkout.defaults import percent
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.invoices.models import Invoice
+
+
+def _weasyprint_html(**kwargs: Any) -> Any:
+    """WeasyPrint's HTML, imported on first use. Importing WeasyPrint turns on Pillow's
+    process-wide LOAD_TRUNCATED_IMAGES; product uploads must refuse truncated files, and
+    invoices carry no raster image, so it is turned back off."""
+    from weasyprint import HTML
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return HTML(**kwargs)
 
 log = logging.getLogger("shop.invoices")
 TEMPLATE = "invoices/invoice.html"
@@ -77,7 +87,7 @@ def render_bytes(invoice: Invoice, locale: str) -> bytes:
         html = current_app.jinja_env.get_template(TEMPLATE).render(
             **template_context(invoice.data, invoice.kind, locale)
         )
-    return HTML(string=html, base_url=str(invoices_root())).write_pdf()
+    return _weasyprint_html(string=html, base_url=str(invoices_root())).write_pdf()
 
 
 def template_context(data: dict[str, Any], kind: str, locale: str) -> dict[str, Any]:
