@@ -43,6 +43,7 @@ from shop.checkout.defaults import load_defaults as load_checkout_defaults
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
+from shop.invoices.services import load_demo_identity
 
 DEMO_ACCOUNTS = (
     ("admin@demo.example.com", Role.ADMIN, "fr"),
@@ -70,6 +71,7 @@ def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
             accounts.register(email, password, locale=locale, role=role)
             lines.append(f"{role:<8} {email} / {password}")
     lines.extend(load_checkout_defaults())
+    lines.extend(load_demo_identity())
     if catalogue_is_empty():
         lines.extend(load_catalogue(products).lines())
     else:

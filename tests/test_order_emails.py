@@ -4,6 +4,8 @@ SMTP is down."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from datetime import timedelta
 
@@ -96,6 +98,14 @@ def test_french_bank_transfer_order_gets_its_instructions_then_a_payment_receipt
     assert number in paid["Subject"]
     assert "Merci\u202f! Votre commande est payée." in _text(paid)
     assert "Comment payer par virement" not in _text(paid)
+    # The receipt carries the invoice, issued and rendered when the mail was sent.
+    [invoice] = list(paid.iter_attachments())
+    assert invoice.get_content_type() == "application/pdf"
+    assert re.fullmatch(r"F-\d{4}-\d{6}\.pdf", invoice.get_filename())
+    pdf_text = subprocess.run(
+        ["pdftotext", "-", "-"], input=invoice.get_content(), capture_output=True, check=True
+    ).stdout.decode()
+    assert number in pdf_text and invoice.get_filename()[:-4] in pdf_text
 
     # The worker records SENT just after the SMTP server has accepted the message.
     with app.app_context():
