@@ -35,7 +35,7 @@ translations: install
 run: system-deps install compile-translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask shop seed-demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask shop serve --host 127.0.0.1 --port 5000
 
 test: system-deps-test install compile-translations
 	$(BIN)/ruff check shop tests worker.py

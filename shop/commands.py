@@ -80,5 +80,20 @@ def seo_check(max_links: int) -> None:
         raise SystemExit(1)
 
 
+@shop_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """The development server, with the periodic jobs (stock-hold expiry, outbox sweep) on a
+    background thread when there is no Redis; with Redis, worker.py runs them."""
+    from shop.jobs import start_periodic_thread
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("REDIS_URL"):
+        start_periodic_thread(app)
+        click.echo("periodic jobs: in-process (no REDIS_URL)")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(shop_cli)
