@@ -86,13 +86,15 @@ def seo_check(max_links: int) -> None:
 def serve(host: str, port: int) -> None:
     """The development server, with the periodic jobs (stock-hold expiry, outbox sweep) on a
     background thread when there is no Redis; with Redis, worker.py runs them."""
+    from werkzeug.serving import run_simple
+
     from shop.jobs import start_periodic_thread
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("REDIS_URL"):
         start_periodic_thread(app)
         click.echo("periodic jobs: in-process (no REDIS_URL)")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def init_app(app: Flask) -> None:
