@@ -25,19 +25,9 @@ from shop.invoices.pdf import render_pdf
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests import catalogue_factory
+from tests.test_orders import ADDRESS
 
-FRENCH_ADDRESS = {
-    "first_name": "Camille",
-    "last_name": "Durand",
-    "company": "",
-    "line1": "12 rue des Lilas",
-    "line2": "",
-    "postal_code": "75011",
-    "city": "Paris",
-    "country": "FR",
-    "region": "",
-    "phone": "",
-}
+FRENCH_ADDRESS = ADDRESS
 QUEBEC_ADDRESS = {
     **FRENCH_ADDRESS,
     "first_name": "Gabrielle",

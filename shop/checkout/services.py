@@ -106,7 +106,7 @@ class CheckoutDetails:
 # -- the cart's content, priced ---------------------------------------------------------------
 
 
-def _cart_lines(cart_id: int) -> list[QuoteLine]:
+def cart_lines(cart_id: int) -> list[QuoteLine]:
     """Current prices and both languages' titles for every line, in one query."""
     fr = aliased(ProductTranslation)
     en = aliased(ProductTranslation)
@@ -171,7 +171,7 @@ def price(lines: list[QuoteLine], *, country: str, region: str, shipping_code: s
 
 
 def quote_cart(cart_id: int, *, country: str, region: str, shipping_code: str) -> Quote:
-    lines = _cart_lines(cart_id)
+    lines = cart_lines(cart_id)
     if not lines:
         raise EmptyCart(cart_id)
     return price(lines, country=country, region=region, shipping_code=shipping_code)
@@ -195,7 +195,7 @@ def start_checkout(cart_id: int) -> None:
     if cart.status != CartStatus.ACTIVE:
         db.session.rollback()
         raise EmptyCart(cart_id)
-    lines = _cart_lines(cart_id)
+    lines = cart_lines(cart_id)
     if not lines:
         db.session.rollback()
         raise EmptyCart(cart_id)
@@ -233,7 +233,7 @@ def place_order(cart_id: int, details: CheckoutDetails) -> Order:
     if cart.status != CartStatus.ACTIVE:
         db.session.rollback()
         raise EmptyCart(cart_id)
-    lines = _cart_lines(cart_id)
+    lines = cart_lines(cart_id)
     if not lines:
         db.session.rollback()
         raise EmptyCart(cart_id)

@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from shop.accounts.services import InvalidEmail, normalize_email
 from shop.checkout import addresses, shipping, taxes
 from shop.checkout import services as checkout
 from shop.checkout.services import CheckoutDetails, CheckoutError
@@ -123,7 +124,7 @@ def details() -> Response:
                 }
                 checkout.keep_alive(cart_id)
                 return redirect_to(url_for("checkout.review"))
-    quote_lines = checkout._cart_lines(cart_id)  # for the shipping options and the summary
+    quote_lines = checkout.cart_lines(cart_id)  # for the shipping options and the summary
     subtotal = sum(line.line_total for line in quote_lines)
     country = values["shipping"].get("country", "")
     response = render(
@@ -148,11 +149,9 @@ def _validate(values: dict[str, Any], lang: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     email = values["email"]
     try:
-        from shop.accounts.services import normalize_email
-
         values["email"] = normalize_email(email)
-    except Exception:
-        errors["email"] = _("Please enter a valid email address, such as name@example.com.")
+    except InvalidEmail as error:
+        errors["email"] = str(error.message)
     ship, ship_errors = addresses.validate_address(values["shipping"], lang)
     errors.update({f"shipping-{k}": v for k, v in ship_errors.items()})
     if values["billing_same"]:
