@@ -48,6 +48,8 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from shop import i18n
     from shop.accounts import models as account_models
+    from shop.audit import models as audit_models  # noqa: F401
+    from shop.audit import services as audit
     from shop.cart import models as cart_models  # noqa: F401  (tables for migrations)
     from shop.catalogue import models as catalogue_models  # noqa: F401
     from shop.checkout import models as checkout_models  # noqa: F401
@@ -82,6 +84,7 @@ def register_extensions(app: Flask) -> None:
 
     i18n.init_app(app)
     security.init_app(app)
+    audit.init_app()
 
 
 def _sqlite_pragmas(app: Flask) -> None:
@@ -104,6 +107,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from shop.web import health, seo
     from shop.web.account import bp as account
+    from shop.web.admin import bp as admin
     from shop.web.cart import bp as cart
     from shop.web.checkout import bp as checkout
     from shop.web.invoices import bp as invoices
@@ -114,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(storefront)
     app.register_blueprint(account)
+    app.register_blueprint(admin)
     app.register_blueprint(health.bp)
     app.register_blueprint(media)
     app.register_blueprint(seo.bp)

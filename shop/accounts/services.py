@@ -229,3 +229,13 @@ def create_staff(email: str, password: str, *, role: str = Role.ADMIN, locale: s
         db.session.commit()
         return existing
     return register(email, password, locale=locale, role=role)
+
+
+def set_locale(user_id: int, locale: str) -> None:
+    """The language of the user's emails, dashboard and (for staff) back office."""
+    if locale not in ("fr", "en"):
+        raise ValueError(locale)
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+        db.session.commit()

@@ -1,0 +1,67 @@
+"""Helpers for back-office tests: staff members logged in (two-factor passed when their role
+needs it) and one sample of every entity an admin URL can name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, Auth
+
+ROLES = ("customer", "support", "manager", "admin")
+
+
+def make_staff(app: Flask, role: str, email: str | None = None) -> int:
+    from shop.accounts import services as accounts
+
+    with app.app_context():
+        user = accounts.register(email or f"{role}@example.com", PASSWORD, locale="fr", role=role)
+        return user.id
+
+
+def pass_two_factor(client: FlaskClient, app: Flask, user_id: int) -> None:
+    """Mark the session as having passed TOTP (for tests about something else than 2FA).
+
+    tests/test_admin_two_factor.py drives the real enrolment and verification pages.
+    """
+    from shop.accounts.models import User
+    from shop.extensions import db
+    from shop.web.admin import TWO_FACTOR_SESSION_KEY
+
+    with app.app_context():
+        session_id = db.session.get(User, user_id).get_id()
+    with client.session_transaction() as session:
+        session[TWO_FACTOR_SESSION_KEY] = session_id
+
+
+def login_staff(client: FlaskClient, app: Flask, role: str, email: str | None = None) -> int:
+    """A ``role`` user, logged in on ``client`` with two-factor passed; returns the user id."""
+    user_id = make_staff(app, role, email)
+    response = Auth(client).login(email or f"{role}@example.com")
+    assert response.status_code in (302, 303), response.status_code
+    pass_two_factor(client, app, user_id)
+    return user_id
+
+
+def admin_csrf(client: FlaskClient) -> str:
+    from tests.conftest import csrf_token
+
+    return csrf_token(client, "/admin/")
+
+
+# -- one of everything an admin URL names -------------------------------------------------
+# Each area that adds a route with a URL argument adds the way to make a sample here, keyed
+# by the argument's name; the role-matrix test fails on an argument it cannot fill.
+
+
+def sample_url_values(app: Flask) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    with app.app_context():
+        from shop.accounts import services as accounts
+
+        customer = accounts.register("sample.customer@example.com", PASSWORD, locale="fr")
+        values["user_id"] = customer.id
+        values["customer_id"] = customer.id
+    return values
