@@ -236,7 +236,12 @@ class ProductVariant(db.Model):
     product: Mapped[Product] = relationship(back_populates="variants")
 
     def option_label(self, locale: str) -> str:
-        return " / ".join(str(o["value"].get(locale, "")) for o in self.options)
+        return option_label(self.options, locale)
+
+
+def option_label(options: list[dict[str, Any]], locale: str) -> str:
+    """A variant's options as shoppers read them ("Large / Oak"), from its ``options``."""
+    return " / ".join(str(o["value"].get(locale, "")) for o in options)
 
 
 class PriceHistory(db.Model):

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from shop.accounts.models import utcnow
 from shop.extensions import db
@@ -83,27 +83,77 @@ def receive(
 
 
 # -- holds -----------------------------------------------------------------------------------
+# Checkout runs these on every order, so they are prebuilt Core statements on the tables (no
+# unit of work, no statement built per call); the rules are the same as everywhere else.
+
+_items = InventoryItem.__table__
+_holds = InventoryReservation.__table__
+_free = _items.c.on_hand - _items.c.reserved
+_TAKE = (
+    update(_items)
+    .where(_items.c.variant_id == bindparam("v"), _free >= bindparam("q"))
+    .values(reserved=_items.c.reserved + bindparam("q"))
+)
+_GIVE_BACK = (
+    update(_items)
+    .where(_items.c.variant_id == bindparam("v"))
+    .values(reserved=_items.c.reserved - bindparam("q"))
+)
+_OPEN_CART_HOLD = and_(_holds.c.cart_id == bindparam("cart"), _holds.c.order_id.is_(None))
+_CART_HOLDS = (
+    select(_holds.c.id, _holds.c.variant_id, _holds.c.quantity)
+    .where(_OPEN_CART_HOLD)
+    .order_by(_holds.c.variant_id, _holds.c.id)
+    .with_for_update()
+)
+_EXTEND_CART_HOLDS = update(_holds).where(_OPEN_CART_HOLD).values(expires_at=bindparam("until"))
+_CLAIM_CART_HOLDS = (
+    update(_holds)
+    .where(_OPEN_CART_HOLD)
+    .values(order_id=bindparam("order"), expires_at=bindparam("until"))
+    .returning(_holds.c.id, _holds.c.variant_id, _holds.c.quantity)
+)
+_DELETE_HOLDS = delete(_holds).where(_holds.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_HOLD = insert(_holds)
 
 
 def _take(variant_id: int, quantity: int) -> bool:
     """Hold ``quantity`` units if that many are free; one conditional UPDATE."""
-    result = db.session.execute(
-        update(InventoryItem)
-        .where(
-            InventoryItem.variant_id == variant_id,
-            InventoryItem.on_hand - InventoryItem.reserved >= quantity,
-        )
-        .values(reserved=InventoryItem.reserved + quantity)
-    )
-    return result.rowcount == 1
+    return db.session.execute(_TAKE, {"v": variant_id, "q": quantity}).rowcount == 1
 
 
 def _give_back(variant_id: int, quantity: int) -> None:
-    db.session.execute(
-        update(InventoryItem)
-        .where(InventoryItem.variant_id == variant_id)
-        .values(reserved=InventoryItem.reserved - quantity)
-    )
+    db.session.execute(_GIVE_BACK, {"v": variant_id, "q": quantity})
+
+
+def _wanted(lines: Iterable[tuple[int, int]], tracked: set[int]) -> dict[int, int]:
+    wanted: dict[int, int] = {}
+    for variant_id, quantity in lines:
+        if variant_id in tracked:
+            wanted[variant_id] = wanted.get(variant_id, 0) + quantity
+    return wanted
+
+
+def _move_stock(held: dict[int, int], wanted: dict[int, int]) -> None:
+    """Take or give back the difference between what is held and what is wanted, variant by
+    variant in id order (so two checkouts never deadlock); ``OutOfStock`` names every variant
+    short of free stock (the caller rolls back)."""
+    missing = []
+    for variant_id in sorted(held.keys() | wanted.keys()):
+        change = wanted.get(variant_id, 0) - held.get(variant_id, 0)
+        if change > 0 and not _take(variant_id, change):
+            missing.append(variant_id)
+        elif change < 0:
+            _give_back(variant_id, -change)
+    if missing:
+        raise OutOfStock(missing)
+
+
+def _by_variant(rows: Iterable[Any]) -> dict[int, int]:
+    held: dict[int, int] = {}
+    for row in rows:
+        held[row.variant_id] = held.get(row.variant_id, 0) + row.quantity
+    return held
 
 
 def hold_for_cart(
@@ -112,52 +162,110 @@ def hold_for_cart(
     *,
     tracked: set[int],
     now: datetime | None = None,
+    has_holds: bool = True,
 ) -> datetime:
-    """Replace the cart's holds with holds for ``lines`` (variant id, quantity), all or none.
+    """Make the cart's holds exactly ``lines`` (variant id, quantity), all or none.
 
-    Only ``tracked`` variants are held (others have no stock). Raises ``OutOfStock`` naming
-    every variant that could not be held; the caller's transaction is then rolled back.
-    Returns when the holds expire. Does not commit.
+    Only ``tracked`` variants are held (others have no stock). Holds that already match are
+    only extended; otherwise just the difference is taken or given back. Raises
+    ``OutOfStock`` naming every variant that could not be held; the caller's transaction is
+    then rolled back. ``has_holds=False`` (the caller knows the cart holds nothing) skips
+    reading them. Returns when the holds expire. Does not commit.
     """
     now = now or utcnow()
     expires = now + timedelta(minutes=hold_minutes())
-    release_cart_holds(cart_id, commit=False)
-    wanted: dict[int, int] = {}
-    for variant_id, quantity in lines:
-        if variant_id in tracked:
-            wanted[variant_id] = wanted.get(variant_id, 0) + quantity
-    missing = [v for v in sorted(wanted) if not _take(v, wanted[v])]
-    if missing:
-        raise OutOfStock(missing)
-    db.session.add_all(
-        InventoryReservation(variant_id=v, cart_id=cart_id, quantity=q, expires_at=expires)
-        for v, q in sorted(wanted.items())
-    )
+    wanted = _wanted(lines, tracked)
+    rows = db.session.execute(_CART_HOLDS, {"cart": cart_id}).all() if has_holds else []
+    held = _by_variant(rows)
+    if held == wanted:
+        if rows:
+            db.session.execute(_EXTEND_CART_HOLDS, {"cart": cart_id, "until": expires})
+        return expires
+    _move_stock(held, wanted)
+    if rows:
+        db.session.execute(_DELETE_HOLDS, {"ids": [row.id for row in rows]})
+    _insert_holds(wanted, cart_id=cart_id, order_id=None, expires=expires, now=now)
     return expires
+
+
+def _insert_holds(
+    wanted: dict[int, int],
+    *,
+    cart_id: int | None,
+    order_id: int | None,
+    expires: datetime,
+    now: datetime,
+) -> None:
+    if wanted:
+        db.session.execute(
+            _INSERT_HOLD,
+            [
+                {
+                    "variant_id": variant_id,
+                    "cart_id": cart_id,
+                    "order_id": order_id,
+                    "quantity": quantity,
+                    "expires_at": expires,
+                    "created_at": now,
+                }
+                for variant_id, quantity in sorted(wanted.items())
+            ],
+        )
+
+
+def claim_cart_holds(
+    cart_id: int,
+    order_id: int,
+    lines: Iterable[tuple[int, int]],
+    *,
+    tracked: set[int],
+    until: datetime,
+    now: datetime | None = None,
+) -> None:
+    """The order takes over its cart's holds (until ``until``), and they become exactly its
+    ``lines``: one UPDATE when the checkout's holds are all still there, which is the rule.
+
+    Holds that lapsed (the expiry job gave them back) or no longer match the cart are made
+    up from free stock, or given back; ``OutOfStock`` if some cannot be (the caller rolls
+    back, order included). Does not commit.
+    """
+    rows = db.session.execute(
+        _CLAIM_CART_HOLDS, {"cart": cart_id, "order": order_id, "until": until}
+    ).all()
+    held, wanted = _by_variant(rows), _wanted(lines, tracked)
+    if held == wanted:
+        return
+    _move_stock(held, wanted)
+    if rows:
+        db.session.execute(_DELETE_HOLDS, {"ids": [row.id for row in rows]})
+    _insert_holds(wanted, cart_id=cart_id, order_id=order_id, expires=until, now=now or utcnow())
 
 
 def _release(*where: Any, skip_locked: bool = False, limit: int | None = None) -> int:
     """Give back the holds matching ``where``, locked in variant order (no deadlocks)."""
     query = (
-        db.select(InventoryReservation)
+        select(_holds.c.id, _holds.c.variant_id, _holds.c.quantity)
         .where(*where)
-        .order_by(InventoryReservation.variant_id, InventoryReservation.id)
+        .order_by(_holds.c.variant_id, _holds.c.id)
         .with_for_update(skip_locked=skip_locked)
     )
     if limit:
         query = query.limit(limit)
-    holds = db.session.execute(query).scalars().all()
-    for hold in holds:
-        _give_back(hold.variant_id, hold.quantity)
-        db.session.delete(hold)
-    return len(holds)
+    rows = db.session.execute(query).all()
+    return _give_back_rows(rows)
+
+
+def _give_back_rows(rows: list[Any]) -> int:
+    for variant_id, quantity in sorted(_by_variant(rows).items()):
+        _give_back(variant_id, quantity)
+    if rows:
+        db.session.execute(_DELETE_HOLDS, {"ids": [row.id for row in rows]})
+    return len(rows)
 
 
 def release_cart_holds(cart_id: int, *, commit: bool = True) -> int:
     """Give back every hold of a cart (its content changed, or checkout was abandoned)."""
-    released = _release(
-        InventoryReservation.cart_id == cart_id, InventoryReservation.order_id.is_(None)
-    )
+    released = _give_back_rows(db.session.execute(_CART_HOLDS, {"cart": cart_id}).all())
     if commit:
         db.session.commit()
     return released
