@@ -184,6 +184,14 @@ def expire_reservations() -> int:
         return services.release_expired()
 
 
+def recover_abandoned_carts() -> dict[str, int]:
+    """Periodic: mark idle carts ABANDONED, then queue the reminders due (every 10 minutes)."""
+    from shop.recovery import services
+
+    with job_context():
+        return {"abandoned": services.detect_abandoned(), "reminders": services.send_due_steps()}
+
+
 # -- periodic jobs (RQ) ----------------------------------------------------------------
 # Each periodic job is enqueued at most once per interval across every worker: the first
 # process to SET the job's lock key (NX, expiring after the interval) enqueues it.
@@ -191,6 +199,7 @@ def expire_reservations() -> int:
 PERIODIC: tuple[tuple[str, Callable[[], Any], int], ...] = (
     ("expire_reservations", expire_reservations, 60),
     ("sweep_outbox", sweep_outbox, 60),
+    ("recover_abandoned_carts", recover_abandoned_carts, 600),
 )
 
 

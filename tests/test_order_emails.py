@@ -286,12 +286,14 @@ def test_marketing_mails_carry_list_unsubscribe_and_others_do_not(app):
             )
             return emails.to_mime(message)
 
-        marketing = mime("abandoned_cart_1")
-        assert marketing["List-Unsubscribe"] == (
-            "<mailto:boutique@comptoir.example.com?subject=unsubscribe>"
-        )
+        marketing = mime("cart_recovery")
+        one_click, mailto = marketing["List-Unsubscribe"].split(", ")
+        page = "<http://127.0.0.1:5000/fr/compte/desinscription?token="
+        assert one_click.startswith(page) and one_click.endswith(">")
+        token = one_click[len(page) : -1]
+        assert mailto == "<mailto:boutique@comptoir.example.com?subject=unsubscribe>"
+        assert marketing["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert mime("order_confirmation")["List-Unsubscribe"] is None
-        token = emails.unsubscribe_token("Client@Example.com")
         assert emails.address_for_unsubscribe_token(token) == "client@example.com"
         assert emails.address_for_unsubscribe_token(token + "x") is None
 

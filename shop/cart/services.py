@@ -145,11 +145,12 @@ def _owner_filter(token: str | None, customer_id: int | None) -> Any:
 
 
 def find_cart(*, token: str | None, customer_id: int | None) -> Cart | None:
-    """The visitor's active cart; the token is ignored when the customer is known."""
+    """The visitor's open cart (active, or abandoned: still theirs, and any change makes it
+    active again); the token is ignored when the customer is known."""
     if token is None and customer_id is None:
         return None
     return db.session.execute(
-        select(Cart).where(_owner_filter(token, customer_id), Cart.status == CartStatus.ACTIVE)
+        select(Cart).where(_owner_filter(token, customer_id), Cart.status.in_(CartStatus.OPEN))
     ).scalar_one_or_none()
 
 
@@ -160,7 +161,7 @@ def item_count(*, token: str | None, customer_id: int | None) -> int:
     total = db.session.execute(
         select(func.sum(CartItem.quantity))
         .join(Cart, Cart.id == CartItem.cart_id)
-        .where(_owner_filter(token, customer_id), Cart.status == CartStatus.ACTIVE)
+        .where(_owner_filter(token, customer_id), Cart.status.in_(CartStatus.OPEN))
     ).scalar()
     return int(total or 0)
 
@@ -204,7 +205,7 @@ def get_or_create_cart(
 
 def _lock(cart_id: int) -> Cart:
     cart = db.session.execute(
-        select(Cart).where(Cart.id == cart_id, Cart.status == CartStatus.ACTIVE).with_for_update()
+        select(Cart).where(Cart.id == cart_id, Cart.status.in_(CartStatus.OPEN)).with_for_update()
     ).scalar_one_or_none()
     if cart is None:
         raise CartNotFound()
@@ -268,7 +269,7 @@ def _check(stock: _Stock, quantity: int) -> None:
 
 
 def _touch(cart: Cart, locale: str | None) -> None:
-    cart.last_activity_at = utcnow()
+    cart.mark_active()
     if locale and cart.locale != locale:
         cart.locale = locale
 
@@ -364,6 +365,19 @@ def remove_item(cart_id: int, item_id: int, *, locale: str | None = None) -> Non
     db.session.commit()
 
 
+def reactivate(cart_id: int) -> bool:
+    """An abandoned cart whose shopper is back (at the checkout, say) is active again, so
+    its reminders stop. One UPDATE, and nothing for a cart in any other state. Commits."""
+    result = db.session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id, Cart.status == CartStatus.ABANDONED)
+        .values(status=CartStatus.ACTIVE, abandoned_at=None, last_activity_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(result.rowcount)
+
+
 def accept_current_prices(cart_id: int) -> int:
     """The shopper has seen today's prices: they become the lines' snapshots."""
     current = (
@@ -396,7 +410,7 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
         db.session.execute(
             select(Cart)
             .where(
-                Cart.status == CartStatus.ACTIVE,
+                Cart.status.in_(CartStatus.OPEN),
                 or_(_owner_filter(guest_token, None), Cart.customer_id == customer_id),
             )
             .order_by(Cart.id)

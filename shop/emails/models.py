@@ -38,3 +38,15 @@ class EmailMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+
+class EmailSuppression(db.Model):
+    """An address that asked for no more marketing mail, kept as the SHA-256 of its lower-cased
+    spelling: enough to answer "may we write to X?", while a copy of the list is no mailing
+    list. See ``shop.emails.suppression``."""
+
+    __tablename__ = "email_suppressions"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20), default="unsubscribed")
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)

@@ -26,7 +26,7 @@ from werkzeug.routing import BuildError
 
 from shop import jobs
 from shop.accounts.models import utcnow
-from shop.emails import transport
+from shop.emails import suppression, transport
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 
@@ -36,7 +36,7 @@ RETRY_GRACE = timedelta(minutes=2)
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 DEFAULT_MAX_ATTEMPTS = 8
-MARKETING_KIND_PREFIXES = ("abandoned_cart",)
+MARKETING_KIND_PREFIXES = ("abandoned_cart", "cart_recovery")
 UNSUBSCRIBE_ENDPOINT = "account.unsubscribe"
 _UNSUBSCRIBE_SALT = "comptoir.unsubscribe"
 
@@ -216,6 +216,12 @@ def deliver(email_id: int) -> bool:
     ).scalar_one_or_none()
     if message is None or message.status != EmailStatus.PENDING:
         db.session.rollback()
+        return False
+    if is_marketing(message.kind) and suppression.is_suppressed(message.to_address):
+        # Unsubscribed since it was queued: never sent.
+        message.status = EmailStatus.FAILED
+        message.last_error = "suppressed: the address unsubscribed from marketing mail"
+        db.session.commit()
         return False
     message.attempts += 1
     try:

@@ -65,6 +65,8 @@ class Order(db.Model):
         CheckConstraint("total >= 0", name="total_not_negative"),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
         Index("ix_orders_status_placed", "status", "placed_at"),
+        # "Has this shopper ordered since?" (cart recovery stops for them).
+        Index("ix_orders_email_placed", "email", "placed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,5 +172,3 @@ class Shipment(db.Model):
     tracking_number: Mapped[str] = mapped_column(String(80))
     tracking_url: Mapped[str | None] = mapped_column(String(300))
     shipped_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-
-

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("cart", __name__)
 
-from shop.web.cart import views  # noqa: E402, F401
+from shop.web.cart import recover, views  # noqa: E402, F401

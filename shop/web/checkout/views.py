@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from shop.accounts.services import InvalidEmail, normalize_email
+from shop.cart.models import CartStatus
 from shop.checkout import addresses, shipping, taxes
 from shop.checkout import services as checkout
 from shop.checkout.services import CheckoutDetails, CheckoutError
@@ -24,6 +25,7 @@ from shop.i18n import localized_route
 from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.services import get_setting
+from shop.recovery import services as recovery
 from shop.web.account.views import form_status
 from shop.web.checkout import bp
 from shop.web.htmx import redirect_to, render
@@ -47,7 +49,11 @@ def current_cart_id() -> int | None:
     except carts.CartTokenInvalid:
         return None
     cart = carts.find_cart(token=token, customer_id=customer_id)
-    return cart.id if cart is not None and cart.items else None
+    if cart is None or not cart.items:
+        return None
+    if cart.status == CartStatus.ABANDONED:  # the shopper is back: no more reminders
+        carts.reactivate(cart.id)
+    return cart.id
 
 
 def _no_store(response: Response) -> Response:
@@ -89,6 +95,7 @@ def details() -> Response:
         "payment_method": saved.get(
             "payment_method", "card" if stripe_gateway.enabled() else "bank_transfer"
         ),
+        "recovery_consent": saved.get("recovery_consent", False),
     }
     status = 200
     if request.method == "GET":
@@ -105,12 +112,17 @@ def details() -> Response:
             "billing_same": request.form.get("billing_same") == "1",
             "shipping_method": request.form.get("shipping_method", ""),
             "payment_method": request.form.get("payment_method", ""),
+            "recovery_consent": request.form.get("recovery_consent") == "1",
         }
         refresh_only = request.form.get("refresh") == "1"
         if not form.validate_on_submit():
             status = form_status(form)
         elif not refresh_only:
             errors = _validate(values, lang)
+            if "email" not in errors:  # kept on the cart: an abandoned checkout gets a reminder
+                recovery.remember_contact(
+                    cart_id, values["email"], consent=values["recovery_consent"]
+                )
             if errors:
                 status = 422
             else:
@@ -121,6 +133,7 @@ def details() -> Response:
                     "billing_same": values["billing_same"],
                     "shipping_method": values["shipping_method"],
                     "payment_method": values["payment_method"],
+                    "recovery_consent": values["recovery_consent"],
                 }
                 checkout.keep_alive(cart_id)
                 return redirect_to(url_for("checkout.review"))
