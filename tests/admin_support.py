@@ -64,4 +64,34 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         customer = accounts.register("sample.customer@example.com", PASSWORD, locale="fr")
         values["user_id"] = customer.id
         values["customer_id"] = customer.id
+        values.update(_catalogue_samples())
     return values
+
+
+def _catalogue_samples() -> dict[str, int]:
+    """A draft product in a category, with a tag, a variant and an image row (admin.products_*,
+    admin.categories_*, admin.tags_*)."""
+    from shop.catalogue import services as catalogue
+    from shop.catalogue.models import ProductImage
+    from shop.extensions import db
+
+    category = catalogue.create_category({"fr": "Échantillons", "en": "Samples"})
+    tag = catalogue.create_tag({"fr": "Échantillon", "en": "Sample"})
+    product = catalogue.create_product(
+        {"fr": catalogue.Text("Produit témoin"), "en": catalogue.Text("Sample product")},
+        category=category,
+        tags=[tag],
+    )
+    variant = catalogue.add_variant(product, sku="SAMPLE-1", price=1250)
+    image = ProductImage(
+        product_id=product.id, path="products/sample.jpg", sha256="0" * 64, width=800, height=600
+    )
+    db.session.add(image)
+    db.session.commit()
+    return {
+        "product_id": product.id,
+        "variant_id": variant.id,
+        "image_id": image.id,
+        "category_id": category.id,
+        "tag_id": tag.id,
+    }

@@ -40,3 +40,8 @@ def language() -> Response:
         ):
             accounts.set_locale(current_user.id, locale)
     return redirect_to(back)
+
+
+from shop.web.admin import catalogue_products  # noqa: E402, F401
+from shop.web.admin import catalogue_variants  # noqa: E402, F401
+from shop.web.admin import catalogue_taxonomy  # noqa: E402, F401
