@@ -136,6 +136,9 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "RATELIMIT_KEY_PREFIX": "comptoir-limits",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
         "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "3 per minute;10 per hour"),
+        "TWO_FACTOR_RATE_LIMIT": env.get("TWO_FACTOR_RATE_LIMIT", "10 per minute;50 per hour"),
+        "TWO_FACTOR_MAX_FAILURES": int(env.get("TWO_FACTOR_MAX_FAILURES", "5")),
+        "TWO_FACTOR_LOCK_MINUTES": int(env.get("TWO_FACTOR_LOCK_MINUTES", "15")),
         # cart and checkout
         "CART_MAX_PER_LINE": int(env.get("CART_MAX_PER_LINE", "10")),
         "RESERVATION_MINUTES": int(env.get("RESERVATION_MINUTES", "15")),

@@ -27,13 +27,14 @@ def pass_two_factor(client: FlaskClient, app: Flask, user_id: int) -> None:
     tests/test_admin_two_factor.py drives the real enrolment and verification pages.
     """
     from shop.accounts.models import User
+    from shop.accounts.two_factor import session_marker
     from shop.extensions import db
     from shop.web.admin import TWO_FACTOR_SESSION_KEY
 
     with app.app_context():
-        session_id = db.session.get(User, user_id).get_id()
+        marker = session_marker(db.session.get(User, user_id))
     with client.session_transaction() as session:
-        session[TWO_FACTOR_SESSION_KEY] = session_id
+        session[TWO_FACTOR_SESSION_KEY] = marker
 
 
 def login_staff(client: FlaskClient, app: Flask, role: str, email: str | None = None) -> int:
@@ -65,6 +66,7 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         values["user_id"] = customer.id
         values["customer_id"] = customer.id
         values.update(_catalogue_samples())
+        values.update(_outbox_samples())
     return values
 
 
@@ -95,3 +97,26 @@ def _catalogue_samples() -> dict[str, int]:
         "category_id": category.id,
         "tag_id": tag.id,
     }
+
+def _outbox_samples() -> dict[str, int]:
+    """A dead outbox event (of a type no handler knows: a retry only marks it done) and an
+    email the worker gave up on."""
+    from shop.emails.models import EmailMessage, EmailStatus
+    from shop.extensions import db
+    from shop.outbox.models import OutboxEvent, OutboxStatus
+
+    event = OutboxEvent(type="sample", payload={}, status=OutboxStatus.DEAD, attempts=8)
+    email = EmailMessage(
+        kind="welcome",
+        to_address="sample.customer@example.com",
+        locale="fr",
+        subject="Bienvenue",
+        text_body="Bienvenue",
+        html_body="<p>Bienvenue</p>",
+        message_id="<sample@comptoir.example.com>",
+        status=EmailStatus.FAILED,
+        attempts=8,
+    )
+    db.session.add_all([event, email])
+    db.session.commit()
+    return {"event_id": event.id, "email_id": email.id}

@@ -4,7 +4,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import db
@@ -51,10 +51,21 @@ class User(UserMixin, db.Model):
         db.DateTime(timezone=True), default=utcnow
     )
     anonymized_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # TOTP two-factor authentication (see shop.accounts.two_factor). The secret is Fernet-
+    # encrypted; without ``totp_enabled_at`` it is an enrolment not yet confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # replay protection
+    totp_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    totp_locked_until: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this before logging a user in
         return self.is_active_account and self.anonymized_at is None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def is_staff(self) -> bool:
@@ -73,3 +84,16 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """A one-time two-factor recovery code, kept as a hash only (shown once at enrolment)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user", "user_id", "code_hash", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))

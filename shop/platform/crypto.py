@@ -5,6 +5,9 @@ Used for the Stripe and SMTP secrets kept in ``platform_config`` and for staff T
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
@@ -14,7 +17,12 @@ class SecretUnreadable(Exception):
 
 
 def _fernet() -> Fernet:
-    return Fernet(current_app.config["SETTINGS_ENCRYPTION_KEY"].encode())
+    key = current_app.config["SETTINGS_ENCRYPTION_KEY"]
+    try:
+        return Fernet(key.encode())
+    except ValueError:
+        # Not a Fernet key (``Fernet.generate_key()``) but a passphrase: derive one from it.
+        return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
 
 
 def encrypt(value: str) -> str:

@@ -16,6 +16,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import TWO_FACTOR_ROLES, allows
+from shop.accounts.two_factor import session_marker
 from shop.web.htmx import redirect_to
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,15 +52,17 @@ def admin_route(
 
 
 def two_factor_passed() -> bool:
-    return session.get(TWO_FACTOR_SESSION_KEY) == current_user.get_id()
+    return session.get(TWO_FACTOR_SESSION_KEY) == session_marker(current_user)
 
 
 def mark_two_factor_passed() -> None:
-    session[TWO_FACTOR_SESSION_KEY] = current_user.get_id()
+    session[TWO_FACTOR_SESSION_KEY] = session_marker(current_user)
 
 
 def needs_two_factor() -> bool:
-    return current_user.role in TWO_FACTOR_ROLES and not two_factor_passed()
+    """Admin and manager always; support staff once they have chosen to enrol."""
+    required = current_user.role in TWO_FACTOR_ROLES or current_user.two_factor_enabled
+    return required and not two_factor_passed()
 
 
 def can(permission: str | None) -> bool:
