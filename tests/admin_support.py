@@ -66,6 +66,7 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         values["user_id"] = customer.id
         values["customer_id"] = customer.id
         values.update(_catalogue_samples())
+        values.update(_settings_samples())
         values.update(_outbox_samples())
     return values
 
@@ -120,3 +121,16 @@ def _outbox_samples() -> dict[str, int]:
     db.session.add_all([event, email])
     db.session.commit()
     return {"event_id": event.id, "email_id": email.id}
+
+
+def _settings_samples() -> dict[str, int]:
+    """A tax rate and a delivery method (admin.settings_tax_*, admin.settings_shipping_*)."""
+    from shop.checkout import settings
+
+    rate = settings.create_tax_rate(
+        settings.TaxRateData("FR", "", "standard", "TVA 20\u202f%", "VAT 20%", 200_000)
+    )
+    method = settings.create_shipping_method(
+        settings.ShippingMethodData("sample", "flat", "Colis", "Parcel", 690, None, ["FR"])
+    )
+    return {"tax_rate_id": rate.id, "shipping_method_id": method.id}

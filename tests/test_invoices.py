@@ -127,7 +127,9 @@ def test_french_invoice_prints_every_mandatory_mention(app, shop):
     assert "Comptoir Démo SAS" in text
     assert "1 rue de l’Exemple" in text and "75001 Paris" in text
     assert "SIRET 000 000 000 00000" in text
-    assert "N° de TVA intracommunautaire FR00 000000000" in text
+    assert "N° de TVA intracommunautaire FR12 000000000" in text
+    assert "RCS Paris 000 000 000" in text
+    assert "Capital social : 1 000,00 €" in text
     # Buyer: name and billing address.
     assert "Camille Durand" in text
     assert "12 rue des Lilas" in text and "75011 Paris" in text

@@ -52,7 +52,7 @@ class Attachment:
 
 
 def mail_domain() -> str:
-    return current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
+    return transport.mail_from().rsplit("@", 1)[-1].strip("> ")
 
 
 def message_id_for(tag: str) -> str:
@@ -124,7 +124,7 @@ def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
     ``account.unsubscribe`` page exists) and a mailto fallback to the shop's address."""
     from shop.web.templating import public_url
 
-    sender = current_app.config["MAIL_FROM"].rsplit("<", 1)[-1].strip("> ")
+    sender = transport.mail_from().rsplit("<", 1)[-1].strip("> ")
     targets = [f"<mailto:{sender}?subject=unsubscribe>"]
     headers: dict[str, str] = {}
     try:
@@ -168,7 +168,7 @@ def source_event(message: EmailMessage) -> tuple[str, int] | None:
 def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> MimeMessage:
     mime = MimeMessage()
     mime["Subject"] = message.subject
-    mime["From"] = current_app.config["MAIL_FROM"]
+    mime["From"] = transport.mail_from()
     mime["To"] = message.to_address
     mime["Message-ID"] = message.message_id
     mime["Date"] = message.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")

@@ -54,16 +54,20 @@ from shop.platform.services import get_setting, set_setting
 log = logging.getLogger("shop.invoices")
 __all__ = ["issue_credit_note", "issue_invoice", "load_demo_identity", "render_pdf"]
 
-# Seller identity, from ``platform_config``.
+# Seller identity, from ``platform_config`` (edited in the back office's settings).
 IDENTITY_KEYS = (
     "legal_name",
+    "trade_name",
     "legal_form",
+    "share_capital",  # minor units of the shop's currency
     "legal_address",
     "siret",
     "vat_number",
+    "rcs",
     "gst_number",
     "qst_number",
     "legal_email",
+    "legal_phone",
 )
 PAID_STATUSES = frozenset(
     {
@@ -92,12 +96,15 @@ class UnknownRefund(InvoiceError):
 
 
 DEMO_IDENTITY = {
-    # Fictional: the SIREN 000 000 000 is not attributable, the VAT key matches it.
+    # Fictional: the SIREN 000 000 000 is not attributable; the VAT key (12) and the
+    # business number's check digit match it, as the settings page checks.
     "legal_name": "Comptoir Démo SAS",
-    "legal_form": "SAS au capital de 1 000 € (société fictive de démonstration)",
+    "legal_form": "SAS (société fictive de démonstration)",
+    "share_capital": "100000",
     "legal_address": "1 rue de l’Exemple\n75001 Paris\nFrance",
     "siret": "000 000 000 00000",
-    "vat_number": "FR00 000000000",
+    "vat_number": "FR12 000000000",
+    "rcs": "RCS Paris 000 000 000",
     "gst_number": "000000000 RT0001",
     "qst_number": "0000000000 TQ0001",
     "legal_email": "factures@comptoir.example.com",

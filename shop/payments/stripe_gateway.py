@@ -25,6 +25,7 @@ from shop.inventory import services as inventory
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
 from shop.payments.models import Payment, PaymentStatus
+from shop.platform.services import configured
 
 log = logging.getLogger("shop.payments")
 
@@ -105,15 +106,34 @@ class Outcome:
 # -- the client --------------------------------------------------------------------------------
 
 
+# Keys saved in the back office (``platform_config``; the two secrets encrypted), each
+# falling back to the environment variable of the same name when it is not saved.
+SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET = (
+    "stripe_secret_key",
+    "stripe_publishable_key",
+    "stripe_webhook_secret",
+)
+
+
+def secret_key() -> str | None:
+    return configured(SECRET_KEY, "STRIPE_SECRET_KEY")
+
+
+def publishable_key() -> str | None:
+    return configured(PUBLISHABLE_KEY, "STRIPE_PUBLISHABLE_KEY")
+
+
+def webhook_secret() -> str | None:
+    return configured(WEBHOOK_SECRET, "STRIPE_WEBHOOK_SECRET")
+
+
 def enabled() -> bool:
-    config = current_app.config
-    return bool(config.get("STRIPE_SECRET_KEY") and config.get("STRIPE_PUBLISHABLE_KEY"))
+    return bool(secret_key() and publishable_key())
 
 
 def client() -> stripe.StripeClient:
     """One client per app and settings (it keeps a connection pool per thread)."""
-    config = current_app.config
-    secret, base = config.get("STRIPE_SECRET_KEY"), config.get("STRIPE_API_BASE")
+    secret, base = secret_key(), current_app.config.get("STRIPE_API_BASE")
     if not secret:
         raise PaymentUnavailable("STRIPE_SECRET_KEY is not set")
     cached = current_app.extensions.get("stripe_client")

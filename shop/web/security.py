@@ -63,13 +63,19 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def content_security_policy(app: Flask) -> str:
+def embeds_stripe_js() -> None:
+    """For a view whose page loads Stripe.js: its response's policy allows Stripe's origin
+    (needed when the Stripe keys are saved in the back office rather than the environment)."""
+    g.embeds_stripe_js = True
+
+
+def content_security_policy(app: Flask, *, stripe: bool | None = None) -> str:
     script_src = ["'self'"]
     frame_src = ["'none'"]
     connect_src = ["'self'"]
-    if app.config.get("STRIPE_PUBLISHABLE_KEY") and (
-        stripe_origin := _origin(app.config.get("STRIPE_JS_URL"))
-    ):
+    if stripe is None:
+        stripe = bool(app.config.get("STRIPE_PUBLISHABLE_KEY"))
+    if stripe and (stripe_origin := _origin(app.config.get("STRIPE_JS_URL"))):
         script_src.append(stripe_origin)
         frame_src = [stripe_origin]
         connect_src.append(stripe_origin)
@@ -92,12 +98,15 @@ def content_security_policy(app: Flask) -> str:
 def init_app(app: Flask) -> None:
     app.before_request(_check_csrf)
     policy = content_security_policy(app)
+    stripe_policy = content_security_policy(app, stripe=True)
     production = app.config["PRODUCTION"]
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault(
+            "Content-Security-Policy", stripe_policy if g.get("embeds_stripe_js") else policy
+        )
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")

@@ -46,3 +46,4 @@ from shop.web.admin import catalogue_products  # noqa: E402, F401
 from shop.web.admin import catalogue_variants  # noqa: E402, F401
 from shop.web.admin import catalogue_taxonomy  # noqa: E402, F401
 from shop.web.admin import audit_log, outbox, staff, two_factor  # noqa: E402, F401
+from shop.web.admin import settings  # noqa: E402, F401

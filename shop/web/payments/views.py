@@ -32,6 +32,7 @@ from shop.payments.stripe_gateway import (
 )
 from shop.web.htmx import render
 from shop.web.payments import bp
+from shop.web.security import embeds_stripe_js
 
 ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,80}$")
 CARD_RATE_LIMIT = "10 per minute;40 per hour"
@@ -103,11 +104,15 @@ def pay(token: str) -> Response:
         abort(404)
     if order.status != OrderStatus.PENDING_PAYMENT:
         return redirect(confirmation_url(token), 303)
+    card_enabled = stripe_gateway.enabled()
+    if card_enabled:
+        embeds_stripe_js()
     response = render(
         "payments/pay.html",
         order=order,
         order_token=token,
-        card_enabled=stripe_gateway.enabled(),
+        card_enabled=card_enabled,
+        stripe_publishable_key=stripe_gateway.publishable_key(),
     )
     return _no_store(response)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 import stripe
-from flask import current_app, request
+from flask import request
 from werkzeug.wrappers import Response
 
 from shop.extensions import db
 from shop.payments import services as payments
+from shop.payments import stripe_gateway
 from shop.web.webhooks import bp
 
 log = logging.getLogger("shop.payments.webhooks")
@@ -24,9 +25,9 @@ def stripe_events() -> Response:
     """Verify the signature over the raw body (400 and nothing recorded otherwise), then
     handle the event once. A failure answers 500 without recording the event, so Stripe
     delivers it again later."""
-    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    secret = stripe_gateway.webhook_secret()
     if not secret:
-        log.error("stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
+        log.error("stripe webhook received but no webhook secret is set")
         return _plain(400, "not configured")
     payload = request.get_data(cache=False)
     try:
