@@ -143,6 +143,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "CART_MAX_PER_LINE": int(env.get("CART_MAX_PER_LINE", "10")),
         "RESERVATION_MINUTES": int(env.get("RESERVATION_MINUTES", "15")),
         "BANK_TRANSFER_HOLD_DAYS": int(env.get("BANK_TRANSFER_HOLD_DAYS", "7")),
+        # stock: variants without their own threshold are "low" at or below this
+        "LOW_STOCK_THRESHOLD": int(env.get("LOW_STOCK_THRESHOLD", "3")),
         # accounts
         "PASSWORD_MIN_LENGTH": 10,
         "PASSWORD_RESET_MAX_AGE": 3600,

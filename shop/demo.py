@@ -1357,7 +1357,7 @@ def _receive_stock(plans: Sequence[ProductPlan], variant_ids: list[list[int]]) -
                 "variant_id": vid,
                 "on_hand": qty,
                 "reserved": 0,
-                "low_stock_threshold": 3,
+                "low_stock_threshold": None,
                 "updated_at": now,
             }
             for vid, qty in receipts

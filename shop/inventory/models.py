@@ -24,6 +24,10 @@ class InventoryItem(db.Model):
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint(
+            "low_stock_threshold IS NULL OR low_stock_threshold >= 0",
+            name="low_stock_threshold_not_negative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,7 +36,8 @@ class InventoryItem(db.Model):
     )
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
-    low_stock_threshold: Mapped[int] = mapped_column(default=3)
+    # None: the shop default (``LOW_STOCK_THRESHOLD``), see ``shop.inventory.adjustments``.
+    low_stock_threshold: Mapped[int | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(
         db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
