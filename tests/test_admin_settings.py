@@ -279,7 +279,10 @@ def test_a_tax_rate_is_edited_and_deleted_with_a_confirmation(app, admin):
     assert bare.status_code == 422
     assert "Veuillez confirmer avec le bouton." in bare.get_data(as_text=True)
     confirm = admin.get(f"/admin/settings/taxes/{rate_id}/delete").get_data(as_text=True)
-    assert "Supprimer «\u202fTVQ\u202f» (10\u202f%) pour Canada — Québec, taux normal\u202f?" in confirm
+    assert (
+        "Supprimer «\u202fTVQ\u202f» (10\u202f%) pour Canada — Québec, taux normal\u202f?"
+        in confirm
+    )
     deleted = admin.post(
         f"/admin/settings/taxes/{rate_id}/delete", data={"csrf_token": token, "confirm": "yes"}
     )
@@ -468,6 +471,28 @@ def test_a_delivery_method_is_added_with_prices_typed_as_decimals(app, admin):
     assert entry.after["price"] == 490 and entry.after["countries"] == ["FR", "BE"]
     page = admin.get("/admin/settings/shipping").get_data(as_text=True)
     assert "Point relais" in page and "4,90\u00a0€" in page and "50,00\u00a0€" in page
+
+
+def test_the_delivery_list_and_the_overview_read_each_table_once(app, admin, queries):
+    with app.app_context():
+        from shop.checkout.defaults import load_defaults
+
+        load_defaults()
+        db.session.commit()
+    admin.get("/admin/settings/shipping")
+    with queries() as statements:
+        listing = admin.get("/admin/settings/shipping")
+    assert listing.status_code == 200
+    assert listing.get_data(as_text=True).count('<tr id="shipping-method-') == 4
+    assert len([s for s in statements if "FROM shipping_methods" in s]) == 1
+    assert len(statements) <= 6, statements
+
+    with queries() as statements:
+        overview = admin.get("/admin/settings")
+    html = overview.get_data(as_text=True)
+    assert overview.status_code == 200
+    assert "4 modes proposés" in html and "Paiement par carte activé" in html
+    assert len(statements) <= 8, statements
 
 
 def test_a_delivery_method_is_withdrawn_and_edited(app, admin, hx):

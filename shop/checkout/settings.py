@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalogue.models import TaxClass
 from shop.checkout.models import ShippingKind, ShippingMethod, TaxRate
 from shop.extensions import db
 
@@ -54,14 +55,21 @@ class TaxRateData:
     position: int = 0
 
 
-def tax_rates() -> list[TaxRate]:
-    return list(
-        db.session.scalars(
-            db.select(TaxRate).order_by(
-                TaxRate.country, TaxRate.region, TaxRate.tax_class, TaxRate.position, TaxRate.id
-            )
-        )
+def tax_rates(country: str = "") -> list[TaxRate]:
+    """By destination, then tax class (standard first), then printing order."""
+    query = db.select(TaxRate)
+    if country:
+        query = query.where(TaxRate.country == country)
+    rows = db.session.scalars(query)
+    classes = {name: rank for rank, name in enumerate(TaxClass.ALL)}
+    return sorted(
+        rows,
+        key=lambda r: (r.country, r.region, classes.get(r.tax_class, 99), r.position, r.id),
     )
+
+
+def count_tax_rates() -> int:
+    return db.session.scalar(db.select(db.func.count(TaxRate.id))) or 0
 
 
 def tax_rate(rate_id: int) -> TaxRate:

@@ -77,7 +77,7 @@ def settings_taxes() -> Response:
     country = request.args.get("country", "")
     if country not in SUPPORTED_COUNTRIES:
         country = ""
-    rates = [r for r in checkout_settings.tax_rates() if not country or r.country == country]
+    rates = checkout_settings.tax_rates(country)
     return render(
         "admin/settings/taxes.html",
         "admin/settings/_taxes_table.html",

@@ -80,7 +80,7 @@ def settings() -> Response:
     return render(
         "admin/settings/index.html",
         identity_missing=[k for k in ("legal_name", "legal_address") if not saved.get(k)],
-        tax_rates=len(checkout_settings.tax_rates()),
+        tax_rates=checkout_settings.count_tax_rates(),
         shipping=checkout_settings.shipping_methods(),
         stripe_enabled=stripe_gateway.enabled(),
         stripe_mode=stripe_mode(stripe_gateway.secret_key()),
