@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -31,7 +31,7 @@ class SmtpServer:
     host: str
     port: int
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log line or a traceback
 
     @classmethod
     def from_url(cls, url: str, password: str | None = None) -> SmtpServer:
