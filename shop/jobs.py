@@ -3,6 +3,12 @@
 With ``REDIS_URL`` set, jobs go to RQ and ``worker.py`` runs them. Without it (the
 embedded default) they run in-process, one at a time, on a background thread.
 Job functions take ids, build their own app context, and are safe to run twice.
+
+Some jobs are *coalesced* (``@coalesced``): they take no arguments and do all the work
+waiting when they start (send every queued email, dispatch every due outbox event), so one
+waiting copy is enough. A commit enqueues one only if no copy is waiting yet (a Redis key
+set with NX, cleared when the copy starts): a thousand emails queued in a burst cost one or
+two jobs, one fork, one database connection and one SMTP session, not a thousand.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from shop.extensions import db
 
 log = logging.getLogger("shop.jobs")
 _DEFERRED = "comptoir_deferred_jobs"
+COALESCED_KEY_SECONDS = 30  # a lost copy (Redis flushed) blocks new ones this long at most
+COALESCED_JOB_SECONDS = 60  # then a coalesced job hands over to a fresh copy of itself
 _worker_app: Flask | None = None
 
 
@@ -33,8 +41,39 @@ _worker_app: Flask | None = None
 
 
 def defer(func: Callable[..., Any], *args: Any) -> None:
-    """Run ``func(*args)`` as a job once the current transaction commits."""
-    db.session().info.setdefault(_DEFERRED, []).append((func, args))
+    """Run ``func(*args)`` as a job once the current transaction commits (once per
+    transaction for the same function and arguments)."""
+    pending = db.session().info.setdefault(_DEFERRED, [])
+    if (func, args) not in pending:
+        pending.append((func, args))
+
+
+def coalesced(func: Callable[[], Any]) -> Callable[[], Any]:
+    """Mark a job that does all the work waiting when it starts: one waiting copy is enough.
+    The job must call ``started(itself)`` first thing, before it looks for work."""
+    func.comptoir_coalesced = True  # type: ignore[attr-defined]
+    return func
+
+
+def _coalesced(func: Callable[..., Any]) -> bool:
+    return bool(getattr(func, "comptoir_coalesced", False))
+
+
+def _waiting_key(func: Callable[..., Any]) -> str:
+    return f"comptoir:waiting:{func.__name__}"
+
+
+def started(func: Callable[..., Any]) -> None:
+    """A coalesced job has started: the next commit needing it enqueues a new copy (which
+    then finds whatever this one missed)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions.setdefault("comptoir_waiting", set()).discard(func.__name__)
+    connection = redis_connection(app)
+    if connection is not None:
+        try:
+            connection.delete(_waiting_key(func))
+        except redis.RedisError as error:
+            log.warning("coalesced job key not cleared", extra={"error": str(error)})
 
 
 @event.listens_for(Session, "after_commit")
@@ -80,8 +119,17 @@ def enqueue(func: Callable[..., Any], *args: Any) -> Future[Any] | None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rq_queue = queue(app)
     if rq_queue is None:
-        return _executor(app).submit(_run_in_app, app, func, args)
+        if _coalesced(func):
+            waiting = app.extensions.setdefault("comptoir_waiting", set())
+            if func.__name__ in waiting:
+                return None
+            waiting.add(func.__name__)
+        return _runner(app).submit(_run_in_app, app, func, args)
     try:
+        if _coalesced(func) and not rq_queue.connection.set(
+            _waiting_key(func), "1", nx=True, ex=COALESCED_KEY_SECONDS
+        ):
+            return None  # a copy is waiting: it will see this transaction's work
         rq_queue.enqueue(func, *args)
     except redis.RedisError as error:
         log.warning("enqueue failed", extra={"job": func.__name__, "error": str(error)})
@@ -91,12 +139,37 @@ def enqueue(func: Callable[..., Any], *args: Any) -> Future[Any] | None:
 # -- in-process runner -----------------------------------------------------------------
 
 
-def _executor(app: Flask) -> ThreadPoolExecutor:
-    executor = app.extensions.get("comptoir_jobs")
-    if executor is None:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="comptoir-job")
-        app.extensions["comptoir_jobs"] = executor
-    return executor
+class _Runner:
+    """One background thread running jobs in order, counting those not finished yet (a job
+    enqueued by a running job is counted before that one ends)."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="comptoir-job")
+        self._unfinished = 0
+        self._idle = threading.Condition()
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> Future[Any]:
+        with self._idle:
+            self._unfinished += 1
+        future = self._executor.submit(func, *args)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._idle:
+            self._unfinished -= 1
+            self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._unfinished == 0)
+
+
+def _runner(app: Flask) -> _Runner:
+    runner = app.extensions.get("comptoir_jobs")
+    if runner is None:
+        runner = app.extensions.setdefault("comptoir_jobs", _Runner())
+    return runner
 
 
 def _run_in_app(app: Flask, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -109,10 +182,11 @@ def _run_in_app(app: Flask, func: Callable[..., Any], args: tuple[Any, ...]) -> 
 
 
 def wait_for_inprocess_jobs(app: Flask) -> None:
-    """Block until the in-process jobs queued so far have run (for the CLI and tests)."""
-    executor = app.extensions.get("comptoir_jobs")
-    if executor is not None:
-        executor.submit(lambda: None).result()
+    """Block until the in-process jobs have all run, those they enqueued included (for the
+    CLI and tests)."""
+    runner = app.extensions.get("comptoir_jobs")
+    if runner is not None:
+        runner.wait()
 
 
 # -- worker side -----------------------------------------------------------------------
@@ -152,11 +226,40 @@ def deliver_email(email_id: int) -> bool:
         return services.deliver(email_id)
 
 
+@coalesced
+def deliver_emails() -> int:
+    """Send every email queued and never tried yet, over one SMTP session."""
+    from shop.emails import batch
+
+    with job_context():
+        started(deliver_emails)
+        sent, out_of_time = batch.deliver_pending(seconds=COALESCED_JOB_SECONDS)
+        if out_of_time:  # leave the worker to other jobs for a while
+            enqueue(deliver_emails)
+        return sent
+
+
 def dispatch_outbox_event(event_id: int) -> bool:
     from shop.outbox import dispatch
 
     with job_context():
         return dispatch.dispatch(event_id)
+
+
+@coalesced
+def dispatch_outbox_events() -> int:
+    """Deliver every due outbox event (those just committed, and retries whose time came)."""
+    from shop.outbox import dispatch
+
+    with job_context():
+        started(dispatch_outbox_events)
+        handled, deadline = 0, time.monotonic() + COALESCED_JOB_SECONDS
+        while more := dispatch.sweep():
+            handled += more
+            if time.monotonic() > deadline:  # leave the worker to other jobs for a while
+                enqueue(dispatch_outbox_events)
+                break
+        return handled
 
 
 def sweep_outbox() -> dict[str, int]:

@@ -174,18 +174,52 @@ def test_sweep_delivers_due_events_whose_enqueue_was_lost(app, calls):
     assert len(seen) == 2
 
 
-def test_emit_defers_a_dispatch_job_until_commit(app):
+def test_emit_defers_one_dispatch_job_per_transaction_until_commit(app):
     from shop.outbox.services import emit
 
     with app.app_context():
         emit("probe", n=2)
+        emit("probe", n=3)
         pending = db.session().info[jobs._DEFERRED]
-        assert [(func.__name__, len(args)) for func, args in pending] == [
-            ("dispatch_outbox_event", 1)
-        ]
+        assert pending == [(jobs.dispatch_outbox_events, ())]
         db.session.rollback()
         assert jobs._DEFERRED not in db.session().info
     assert _count(app, "probe") == 0
+
+
+def test_a_burst_of_commits_enqueues_one_waiting_dispatch_job(app, test_env, tmp_path):
+    """Coalesced jobs: while a copy waits in Redis, commits enqueue no other; once it has
+    started, the next commit enqueues a fresh one (which will see that commit's events)."""
+    own_redis = services.start_redis()
+    own_app = create_app(
+        {
+            **test_env,
+            "REDIS_URL": own_redis.url,
+            "RQ_QUEUE": "coalesce",
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    try:
+        with own_app.app_context():
+            from shop.outbox.services import emit
+
+            rq_queue = jobs.queue(own_app)
+            for n in range(5):
+                emit("probe", n=n)
+                db.session.commit()
+            assert [job.func_name for job in rq_queue.jobs] == ["shop.jobs.dispatch_outbox_events"]
+            jobs.started(jobs.dispatch_outbox_events)  # as the job does when it starts
+            emit("probe", n=5)
+            db.session.commit()
+            assert len(rq_queue.jobs) == 2
+    finally:
+        from shop.extensions import limiter
+
+        limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
+        own_redis.stop()
+        with own_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_the_sweep_is_a_periodic_job_every_minute():

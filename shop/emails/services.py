@@ -1,4 +1,5 @@
-"""Emails: rendered in the recipient's language when queued, delivered by a job after commit.
+"""Emails: rendered in the recipient's language when queued, delivered by a job after commit
+(``jobs.deliver_emails``: every queued message over one SMTP session, see ``batch``).
 
 Retries without new columns: a failed delivery leaves the message PENDING with its
 ``attempts`` and ``last_error``. The periodic outbox sweep (``retry_due``) re-sends a pending
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
@@ -36,6 +37,8 @@ RETRY_GRACE = timedelta(minutes=2)
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 DEFAULT_MAX_ATTEMPTS = 8
+SECRET_KINDS = frozenset({"password_reset"})
+REDACTED_BODY = "[removed once delivered: it held a password reset link]"
 MARKETING_KIND_PREFIXES = ("abandoned_cart", "cart_recovery")
 UNSUBSCRIBE_ENDPOINT = "account.unsubscribe"
 _UNSUBSCRIBE_SALT = "comptoir.unsubscribe"
@@ -91,7 +94,7 @@ def queue_email(
     )
     db.session.add(message)
     db.session.flush()
-    jobs.defer(jobs.deliver_email, message.id)
+    jobs.defer(jobs.deliver_emails)
     return message
 
 
@@ -190,12 +193,19 @@ def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> Mi
 # -- delivery ------------------------------------------------------------------------------
 
 
-def deliver(email_id: int) -> bool:
+def deliver(
+    email_id: int,
+    *,
+    send: Callable[[MimeMessage], None] | None = None,
+    skip_locked: bool = False,
+) -> bool:
     """Send one queued email; safe to run twice (a sent message is skipped).
 
     The row stays locked while it is handed to SMTP, so two workers never send it twice.
     Returns whether this call sent it. An SMTP failure is recorded (attempts, last_error),
-    re-raised, and retried later by ``retry_due``.
+    re-raised, and retried later by ``retry_due``. ``send`` replaces ``transport.send``
+    (a batch passes its open session); with ``skip_locked``, a message another worker holds
+    is left to it (returns False) instead of waited for.
     """
     waiting = db.session.execute(
         db.select(EmailMessage).where(
@@ -211,7 +221,7 @@ def deliver(email_id: int) -> bool:
     message = db.session.execute(
         db.select(EmailMessage)
         .where(EmailMessage.id == email_id)
-        .with_for_update()
+        .with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if message is None or message.status != EmailStatus.PENDING:
@@ -225,19 +235,28 @@ def deliver(email_id: int) -> bool:
         return False
     message.attempts += 1
     try:
-        transport.send(to_mime(message, files))
+        (send or transport.send)(to_mime(message, files))
     except (OSError, smtplib.SMTPException) as error:
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
         if message.attempts >= max_attempts():
             message.status = EmailStatus.FAILED
+            _forget_secrets(message)
             log.error("email given up", extra={"email": message.id, "error": message.last_error})
         db.session.commit()
         raise
     message.status = EmailStatus.SENT
     message.sent_at = utcnow()
     message.last_error = None
+    _forget_secrets(message)
     db.session.commit()
     return True
+
+
+def _forget_secrets(message: EmailMessage) -> None:
+    """A message whose body is a credential (a password reset link) keeps it only while it
+    may still be sent: once sent or given up, the body goes, the rest of the row stays."""
+    if message.kind in SECRET_KINDS:
+        message.text_body = message.html_body = REDACTED_BODY
 
 
 def max_attempts() -> int:

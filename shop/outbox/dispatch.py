@@ -52,11 +52,19 @@ def _claim(*where: ColumnElement[bool]) -> OutboxEvent | None:
 
     On PostgreSQL the transaction also gets a short ``lock_timeout``: delivery gives way to a
     migration or a TRUNCATE instead of queueing behind it (or deadlocking with it), and the
-    event is retried later.
+    event is retried later. On SQLite (the embedded default, no row locks) it takes the
+    database's write lock up front (``BEGIN IMMEDIATE``, waiting up to the busy timeout):
+    a transaction that has read first cannot take it once another connection has written
+    since, and would fail at once with "database is locked".
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
         timeout = int(current_app.config.get("OUTBOX_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
         db.session.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
+    elif dialect == "sqlite":
+        connection = db.session.connection().connection.dbapi_connection
+        if connection is not None and not connection.in_transaction:
+            connection.execute("BEGIN IMMEDIATE")
     return db.session.execute(
         db.select(OutboxEvent)
         .where(OutboxEvent.status.in_(_UNDELIVERED), *where)

@@ -1,7 +1,8 @@
 """Writing outbox events: in the caller's transaction, so an event exists iff its change does.
 
-Each event is dispatched by a job deferred until that transaction commits, and by the
-periodic sweep if the job is lost (Redis down): see ``shop.outbox.dispatch``.
+Each commit that wrote events is followed by a dispatch job (``jobs.dispatch_outbox_events``,
+coalesced: one waiting copy delivers every due event, a burst costs a job or two), and the
+periodic sweep delivers them if that job is lost (Redis down): see ``shop.outbox.dispatch``.
 """
 
 from __future__ import annotations
@@ -18,5 +19,5 @@ def emit(event_type: str, **payload: Any) -> OutboxEvent:
     event = OutboxEvent(type=event_type, payload=payload)
     db.session.add(event)
     db.session.flush()
-    jobs.defer(jobs.dispatch_outbox_event, event.id)
+    jobs.defer(jobs.dispatch_outbox_events)
     return event
