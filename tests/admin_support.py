@@ -65,6 +65,7 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         customer = accounts.register("sample.customer@example.com", PASSWORD, locale="fr")
         values["user_id"] = customer.id
         values["customer_id"] = customer.id
+        values["cart_id"] = _cart_sample()
         values.update(_catalogue_samples())
         values.update(_settings_samples())
         values.update(_outbox_samples())
@@ -134,3 +135,14 @@ def _settings_samples() -> dict[str, int]:
         settings.ShippingMethodData("sample", "flat", "Colis", "Parcel", 690, None, ["FR"])
     )
     return {"tax_rate_id": rate.id, "shipping_method_id": method.id}
+
+
+def _cart_sample() -> int:
+    """An abandoned guest cart (admin.carts_*); no consent, so "send now" is refused."""
+    from shop.cart.models import Cart, CartStatus
+    from shop.extensions import db
+
+    cart = Cart(token="sample-cart", email="sample.cart@example.com", status=CartStatus.ABANDONED)
+    db.session.add(cart)
+    db.session.commit()
+    return cart.id

@@ -47,3 +47,6 @@ from shop.web.admin import catalogue_variants  # noqa: E402, F401
 from shop.web.admin import catalogue_taxonomy  # noqa: E402, F401
 from shop.web.admin import audit_log, outbox, staff, two_factor  # noqa: E402, F401
 from shop.web.admin import settings  # noqa: E402, F401
+from shop.web.admin import customers  # noqa: E402, F401
+from shop.web.admin import kpis  # noqa: E402, F401
+from shop.web.admin import carts  # noqa: E402, F401
