@@ -11,6 +11,7 @@ from shop.accounts.models import User
 from shop.emails.models import EmailMessage
 from shop.extensions import db
 from tests.conftest import PASSWORD, csrf_token
+from tests.outbox_support import deliver_outbox
 
 
 def password_fields(html: str) -> list[str]:
@@ -24,6 +25,7 @@ def _users(app):
 
 
 def _emails(app):
+    deliver_outbox(app)  # account mails are written by the outbox handlers
     with app.app_context():
         return db.session.execute(db.select(EmailMessage)).scalars().all()
 

@@ -1,6 +1,8 @@
 """Accounts: registration, authentication and password reset.
 
-Services take plain values (email, password, locale) and own their commit.
+Services take plain values (email, password, locale) and own their commit. Their mails
+(welcome, reset link) go through the outbox: an event in the same transaction, handled by
+the worker (``shop.outbox.handlers``), which renders and queues the email.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from shop.accounts import passwords
 from shop.accounts.models import Role, User, utcnow
 from shop.config import LOCALES
-from shop.emails.services import queue_email
 from shop.extensions import db
+from shop.outbox.services import emit
 
 _RESET_SALT = "comptoir.password-reset"
 
@@ -108,7 +110,7 @@ def register(
     except IntegrityError as error:
         db.session.rollback()
         raise EmailTaken(normalized) from error
-    queue_email("welcome", user.email, user.locale)
+    emit("user_registered", user_id=user.id)
     db.session.commit()
     return user
 
@@ -169,19 +171,16 @@ def make_reset_token(user: User) -> str:
 
 def request_password_reset(email: str, *, locale: str) -> bool:
     """Email a reset link if the account exists. Says nothing to the caller either way
-    beyond the return value, which views must not reveal."""
+    beyond the return value, which views must not reveal.
+
+    The event carries no token: the worker makes it when it writes the mail, so no usable
+    link waits in ``outbox_events``.
+    """
     user = find_by_email(email)
     if user is None or not user.is_active:
         return False
-    token = make_reset_token(user)
     lang = locale if locale in LOCALES else user.locale
-    queue_email(
-        "password_reset",
-        user.email,
-        lang,
-        token=token,
-        max_age_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
-    )
+    emit("password_reset_requested", user_id=user.id, locale=lang)
     db.session.commit()
     return True
 

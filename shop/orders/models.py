@@ -164,11 +164,16 @@ class OrderTaxLine(db.Model):
 
 
 class Shipment(db.Model):
+    """A parcel handed to a carrier (``shop.orders.fulfilment``): the carrier's code and its
+    name and tracking link as written to the customer, in the order's language."""
+
     __tablename__ = "shipments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     carrier: Mapped[str] = mapped_column(String(60))
+    carrier_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
     tracking_number: Mapped[str] = mapped_column(String(80))
     tracking_url: Mapped[str | None] = mapped_column(String(300))
     shipped_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -3,19 +3,27 @@
 A handler takes the claimed event and runs inside the dispatcher's transaction (it must not
 commit). It is idempotent: emails are queued under a Message-ID derived from the event id
 (``<order_paid.123@shop>``), so running an event twice queues one email.
+
+Account mails name the user only: the handler reads the address and language when it runs,
+and makes the password reset token itself (see ``send_password_reset``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
 
+from shop.accounts.models import User, utcnow
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
-from shop.orders.models import Order
+from shop.orders.models import Order, Shipment
 from shop.outbox.models import OutboxEvent
+
+log = logging.getLogger("shop.outbox")
 
 Handler = Callable[[OutboxEvent], None]
 
@@ -60,9 +68,70 @@ def _order_email(kind: str, **extra: Any) -> Handler:
     return handle
 
 
+def send_shipped(event: OutboxEvent) -> None:
+    """The "shipped" mail: carrier, tracking number and link, as recorded on the shipment."""
+    order = _order(event)
+    shipment = db.session.get(Shipment, event.payload["shipment_id"])
+    if order is None or shipment is None:
+        return
+    queue_email(
+        "order_shipped",
+        order.email,
+        order.locale,
+        message_id=message_id_for(f"{event.type}.{event.id}"),
+        shipment=shipment,
+        **_order_context(order),
+    )
+
+
+def _active_user(event: OutboxEvent) -> User | None:
+    user = db.session.get(User, event.payload["user_id"])
+    return user if user is not None and user.is_active else None
+
+
+def _message_id(event: OutboxEvent) -> str:
+    return message_id_for(f"{event.type}.{event.id}")
+
+
+def send_welcome(event: OutboxEvent) -> None:
+    user = _active_user(event)
+    if user is None:  # closed or anonymized since: nobody to welcome
+        return
+    queue_email("welcome", user.email, user.locale, message_id=_message_id(event))
+
+
+def send_password_reset(event: OutboxEvent) -> None:
+    """The reset link, with a token made now: the event holds none, and the token dies with
+    the next password change and after ``PASSWORD_RESET_MAX_AGE`` anyway. A request older
+    than that age is dropped: its asker has long moved on, and may ask again."""
+    from shop.accounts.services import make_reset_token
+
+    user = _active_user(event)
+    if user is None:
+        return
+    max_age = int(current_app.config["PASSWORD_RESET_MAX_AGE"])
+    asked = event.created_at
+    if asked.tzinfo is None:  # SQLite hands back naive UTC
+        asked = asked.replace(tzinfo=UTC)
+    if utcnow() - asked > timedelta(seconds=max_age):
+        log.warning("stale password reset request dropped", extra={"event": event.id})
+        return
+    queue_email(
+        "password_reset",
+        user.email,
+        event.payload.get("locale") or user.locale,
+        message_id=_message_id(event),
+        token=make_reset_token(user),
+        max_age_minutes=max_age // 60,
+    )
+
+
 HANDLERS: dict[str, Handler] = {
+    "user_registered": send_welcome,
+    "password_reset_requested": send_password_reset,
     "order_placed": _order_email("order_confirmation"),
     "order_paid": _order_email("payment_received"),
     "order_cancelled": _order_email("order_cancelled"),
     "order_refunded": _order_email("order_refunded", refund_amount="amount"),
+    "order_shipped": send_shipped,
 }

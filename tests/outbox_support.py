@@ -1,0 +1,35 @@
+"""Delivering outbox events from a test, now, whether or not a worker process runs too."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+
+from shop.extensions import db
+from shop.outbox import dispatch
+from shop.outbox.models import OutboxEvent, OutboxStatus
+
+
+def deliver_outbox(app: Flask, timeout: float = 10.0) -> None:
+    """Dispatch every undelivered event (pending or failed) until none is left; an event a
+    worker holds is waited for. Fails when events are still undelivered after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while True:
+            db.session.remove()
+            waiting = (
+                db.session.execute(
+                    db.select(OutboxEvent.id)
+                    .where(OutboxEvent.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)))
+                    .order_by(OutboxEvent.id)
+                )
+                .scalars()
+                .all()
+            )
+            if not waiting:
+                return
+            for event_id in waiting:
+                dispatch.dispatch(event_id)
+            assert time.monotonic() < deadline, f"outbox events not delivered: {waiting}"
+            time.sleep(0.05)
