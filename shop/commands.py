@@ -36,6 +36,31 @@ def create_admin(email: str, password: str, role: str, locale: str) -> None:
     click.echo(f"{user.role} {user.email} ready")
 
 
+@shop_cli.command("reset-two-factor")
+@click.option("--email", prompt=True)
+def reset_two_factor(email: str) -> None:
+    """Forget a staff member's two-factor enrolment (lost phone and recovery codes, and no
+    administrator left to do it from the staff page); audited."""
+    from shop.accounts import two_factor
+    from shop.audit.services import track
+
+    user = accounts.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account uses {email}")
+    with track(
+        actor_id=None,
+        actor_email="(command line)",
+        ip="",
+        action="staff.two_factor_reset",
+        entity_type="user",
+        entity_id=user.id,
+        before={"two_factor": two_factor.state(user)},
+        after={"two_factor": "off"},
+    ):
+        two_factor.reset(user.id)
+    click.echo(f"two-factor authentication of {user.email} reset")
+
+
 @shop_cli.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the shop already has data.")
 @click.option(

@@ -417,6 +417,27 @@ def test_only_admins_reset_two_factor(app, client):
     assert _user(app, manager_id).totp_enabled_at is not None
 
 
+def test_the_command_line_resets_two_factor_when_no_admin_can(app, client):
+    fresh_step()
+    user_id, _, _ = enrol(client, app, "admin")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["shop", "reset-two-factor", "--email", "Admin@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "two-factor authentication of admin@example.com reset" in result.output
+    assert _user(app, user_id).totp_enabled_at is None
+    with app.app_context():
+        entry = db.session.scalars(db.select(AuditLog).order_by(AuditLog.id.desc())).first()
+        assert (entry.actor_id, entry.actor_email, entry.action, entry.entity_id) == (
+            None,
+            "(command line)",
+            "staff.two_factor_reset",
+            str(user_id),
+        )
+        assert (entry.before, entry.after) == ({"two_factor": "on"}, {"two_factor": "off"})
+    result = runner.invoke(args=["shop", "reset-two-factor", "--email", "nobody@example.com"])
+    assert result.exit_code == 1 and "no account uses nobody@example.com" in result.output
+
+
 def test_logging_out_and_in_again_in_the_same_browser_asks_again(app, client):
     """The session cookie survives a logout; the two-factor mark must not."""
     fresh_step()

@@ -79,6 +79,13 @@ def session_marker(user: User) -> str:
     return f"{user.get_id()}:{enabled}"
 
 
+def state(user: User) -> str:
+    """``on``, ``pending`` (enrolment started, not confirmed) or ``off``."""
+    if user.totp_enabled_at is not None:
+        return "on"
+    return "pending" if user.totp_secret else "off"
+
+
 def provisioning_uri(secret: str, email: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(
         name=email, issuer_name=current_app.config["SHOP_NAME"]

@@ -45,20 +45,13 @@ class RoleForm(FlaskForm):
         self.role.choices = [(role, role_label(role)) for role in reversed(Role.ORDER)]
 
 
-def two_factor_state(user: User) -> str:
-    """on, pending (enrolment started, not confirmed) or off."""
-    if user.totp_enabled_at is not None:
-        return "on"
-    return "pending" if user.totp_secret else "off"
-
-
 def _page(form: RoleForm, status: int = 200) -> Response:
     return render(
         "admin/staff/list.html",
         "admin/staff/_panel.html",
         form=form,
         members=staff.staff_members(),
-        two_factor_state=two_factor_state,
+        two_factor_state=tfa.state,
         status=status,
     )
 
@@ -108,7 +101,7 @@ def staff_two_factor_reset(user_id: int) -> Response:
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    if user.totp_secret is None and user.totp_enabled_at is None:
+    if tfa.state(user) == "off":
         flash(_("%(email)s has no two-factor authentication to reset.", email=user.email), "info")
         return redirect_to(url_for("admin.staff"))
     email = user.email
@@ -116,7 +109,7 @@ def staff_two_factor_reset(user_id: int) -> Response:
         "staff.two_factor_reset",
         "user",
         user_id,
-        before={"two_factor": two_factor_state(user)},
+        before={"two_factor": tfa.state(user)},
         after={"two_factor": "off"},
     ):
         tfa.reset(user_id)
