@@ -408,3 +408,22 @@ def test_support_may_read_customers_but_not_export_or_anonymize(app, jeanne):
     )
     assert response.status_code == 403
     assert _snapshot(app, jeanne["user"]) == before
+
+
+def test_an_unsubscribed_customer_shows_as_such_in_the_page_and_the_export(app, make_user):
+    from shop.emails import suppression
+
+    user_id = make_user("lucie@example.com", marketing_consent=True)
+    with app.app_context():
+        suppression.unsubscribe("Lucie@example.com")
+        db.session.commit()
+    client = _staff(app)
+    page = client.get(f"/admin/customers/{user_id}").get_data(as_text=True)
+    assert '<dt>E-mails marketing</dt><dd><span class="pill pill-warn">désinscrit</span>' in page
+    assert '<span class="pill">non</span>' in page  # the consent went with it
+    response = client.post(
+        f"/admin/customers/{user_id}/export", data={"csrf_token": admin_csrf(client)}
+    )
+    consent = json.loads(zipfile.ZipFile(io.BytesIO(response.get_data())).read("consent.json"))
+    assert consent["unsubscribed_from_marketing"] is True
+    assert consent["marketing_email"] is False

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from shop.accounts.models import Role, User
 from shop.cart.models import Cart, CartItem, CartStatus
+from shop.emails import suppression
 from shop.extensions import db
 from shop.orders.models import Order
 from shop.reports import measures
@@ -84,6 +85,7 @@ class CustomerRecord:
     addresses: list[dict[str, str]] = field(default_factory=list)
     open_cart_items: int = 0
     recovery_consent_at: datetime | None = None
+    unsubscribed: bool = False  # on the marketing suppression list
 
 
 def _like(word: str) -> str:
@@ -191,7 +193,7 @@ def _address_key(address: dict[str, Any]) -> tuple[str, ...]:
 def customer_record(user: User) -> CustomerRecord:
     """One customer's page: lifetime totals, latest orders, the addresses they used, consent.
 
-    Four queries whatever the number of orders.
+    Five queries whatever the number of orders.
     """
     mine = and_(measures.orders_of_customer(), User.id == user.id, measures.IS_PLACED)
     totals = db.session.execute(
@@ -264,4 +266,5 @@ def customer_record(user: User) -> CustomerRecord:
         addresses=addresses,
         open_cart_items=cart[1] if cart else 0,
         recovery_consent_at=cart[0] if cart else None,
+        unsubscribed=suppression.is_suppressed(user.email),
     )
