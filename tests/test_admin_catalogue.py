@@ -137,6 +137,11 @@ def html(response) -> str:
     return response.get_data(as_text=True)
 
 
+def plain(text: str) -> str:
+    """French typography's no-break spaces as plain spaces, for readable asserts."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
 def audit_actions(app: Flask) -> list[tuple[str, str, str]]:
     with app.app_context():
         return [
@@ -339,6 +344,21 @@ def test_publish_button_refuses_a_product_without_french_text_or_variant(app, ma
     with app.app_context():
         assert db.session.get(Product, product_id).status == ProductStatus.DRAFT
     assert count(app, AuditLog) == 0
+
+
+def test_a_product_without_english_is_not_published(app, manager):
+    """The storefront shows every product in both languages (hreflang twins)."""
+    with app.app_context():
+        product_id = make_product("Chaise en chêne", None, sku="CH-1")
+
+    response = post(
+        manager, f"/admin/products/{product_id}/status", {"confirm": "1", "status": "active"}
+    )
+
+    assert response.status_code == 422
+    assert "Un produit ne peut être publié qu’avec aussi son titre en anglais" in html(response)
+    with app.app_context():
+        assert db.session.get(Product, product_id).status == ProductStatus.DRAFT
 
 
 def test_publish_and_archive_are_audited_and_reach_the_storefront(app, manager, client):
@@ -737,10 +757,12 @@ def test_bulk_publish_publishes_what_it_can_and_names_the_rest(app, manager, sho
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/products?status=draft"
-    page = html(manager.get("/admin/products"))
+    page = plain(html(manager.get("/admin/products")))
     assert "2 produits publiés." in page
-    assert "Bench" in page.split("Non publiés")[1].split("</p>")[0]
-    assert "Tabouret" in page.split("Non publiés")[1].split("</p>")[0]
+    assert (
+        "Non publiés : « Bench » (il manque : titre en français, description en français), "
+        "« Tabouret » (il manque : une déclinaison)." in page
+    )
     with app.app_context():
         statuses = dict(db.session.execute(db.select(Product.id, Product.status)).all())
         assert [statuses[i] for i in ready] == ["active", "active"]
@@ -761,9 +783,11 @@ def test_bulk_publish_with_nothing_publishable_changes_nothing(app, manager):
         {"action": "publish", "product_ids": [str(english_only)]},
     )
 
-    page = html(response)
+    page = plain(html(response))
     assert response.status_code == 422
-    assert "Non publié, il manque son titre en français, sa description en français ou une" in page
+    assert (
+        "Non publié : « Bench » (il manque : titre en français, description en français)." in page
+    )
     assert f'value="{english_only}" id="pick-{english_only}" checked' in page
     assert count(app, AuditLog) == 0
 
@@ -974,3 +998,87 @@ def test_catalogue_routes_follow_the_role_matrix(app, role):
             else:
                 assert response.status_code == 403, url
             assert _database_fingerprint(app) == before, url
+
+
+# -- more writes -------------------------------------------------------------------------
+
+
+def test_back_to_draft_and_deleting_an_empty_category_are_audited(app, manager, shop):
+    with app.app_context():
+        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
+
+    draft = post(
+        manager, f"/admin/products/{product_id}/status", {"confirm": "1", "status": "draft"}
+    )
+    deleted = post(manager, f"/admin/categories/{shop['chairs']}/delete", {"confirm": "1"})
+
+    assert draft.status_code == deleted.status_code == 303
+    with app.app_context():
+        assert db.session.get(Product, product_id).status == ProductStatus.DRAFT
+        assert db.session.get(Category, shop["chairs"]) is None
+        entries = db.session.scalars(db.select(AuditLog).order_by(AuditLog.id)).all()
+        assert [(e.action, e.entity_id) for e in entries] == [
+            ("product.unpublish", str(product_id)),
+            ("category.delete", str(shop["chairs"])),
+        ]
+        assert entries[1].before["fr.name"] == "Chaises" and entries[1].after is None
+
+
+def test_a_new_tag_address_redirects_the_old_one(app, manager, shop, client):
+    with app.app_context():
+        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
+        product = db.session.get(Product, product_id)
+        product.tags = [db.session.get(Tag, shop["wood"])]
+        db.session.commit()
+
+    response = post(
+        manager,
+        f"/admin/tags/{shop['wood']}",
+        {"fr-name": "Bois", "fr-slug": "bois", "en-name": "Solid wood"},
+    )
+
+    assert response.status_code == 303
+    moved = client.get("/fr/etiquettes/bois-massif")
+    assert moved.status_code == 301
+    assert moved.headers["Location"].endswith("/fr/etiquettes/bois")
+    assert client.get("/fr/etiquettes/bois").status_code == 200
+
+
+def test_amounts_follow_the_staff_language(app, manager):
+    with app.app_context():
+        product_id = make_product()
+    post(manager, "/admin/language", {"locale": "en", "next": "/admin/products"})
+
+    refused = post(
+        manager, f"/admin/products/{product_id}/variants", variant_form(price="12,50")
+    )
+    accepted = post(
+        manager, f"/admin/products/{product_id}/variants", variant_form(price="1,234.50")
+    )
+
+    assert refused.status_code == 422
+    assert "Please enter an amount such as 12.50." in html(refused)
+    assert accepted.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(db.select(ProductVariant.price)).all() == [123450]
+
+
+def test_edit_page_query_count_does_not_grow_with_variants_and_images(app, manager, queries):
+    with app.app_context():
+        product_id = make_product(sku="CH-1")
+
+    def statements() -> int:
+        with queries() as seen:
+            assert manager.get(f"/admin/products/{product_id}").status_code == 200
+        return len(seen)
+
+    few = statements()
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        for i in range(6):
+            variant = services.add_variant(product, sku=f"CH-X{i}", price=100 + i)
+            receive(variant.id, 2, reason="Réception")
+            services_image(product_id, f"vue {i}")
+    many = statements()
+
+    assert few == many

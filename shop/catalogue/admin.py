@@ -1,5 +1,5 @@
-"""Back-office catalogue: the staff product list, product editing under the publishing rules,
-variants, images, the category tree and tags.
+"""Back-office catalogue writes: products under the publishing rules, bulk actions, variants
+and images.
 
 Every write validates first and changes nothing when it refuses; then it commits once and
 tells the storefront cache the catalogue moved on. Services that create a row take an
@@ -9,23 +9,19 @@ commit, so the caller's audit entry commits with the row it names.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from shop.accounts.models import utcnow
 from shop.catalogue import cache, images, services
 from shop.catalogue.models import (
     Category,
-    CategoryTranslation,
     Product,
     ProductImage,
     ProductKind,
@@ -33,23 +29,18 @@ from shop.catalogue.models import (
     ProductTranslation,
     ProductVariant,
     Tag,
-    TagTranslation,
     TaxClass,
     product_tags,
 )
-from shop.catalogue.services import PATHS, CatalogueError, SlugTaken, Text, record_redirect
-from shop.catalogue.text import plain_text, sanitize_description, slugify
+from shop.catalogue.services import CatalogueError, SlugTaken, Text
+from shop.catalogue.text import plain_text
 from shop.config import LOCALES
 from shop.extensions import db
-from shop.inventory.models import InventoryItem, InventoryMovement, InventoryReservation
+from shop.inventory.models import InventoryMovement, InventoryReservation
 from shop.orders.models import OrderLine
 
 T = TypeVar("T")
 Created = Callable[[T], None] | None
-PAGE_SIZE = 50
-SORTS = ("updated", "title", "price_asc", "price_desc", "created")
-STOCK_STATES = ("in_stock", "low", "out")
-LOW_STOCK_DEFAULT = 3  # the shop default when LOW_STOCK_THRESHOLD is not set
 
 
 # -- refusals ----------------------------------------------------------------------------
@@ -88,19 +79,37 @@ class NotFound(CatalogueError):
     message = _l("This item does not exist (any more).")
 
 
-class FrenchTitleMissing(FieldError):
+class PublishingProblem(FieldError):
+    """Something a product needs before it is shown; ``missing`` names it in a list."""
+
+    missing = _l("something")
+
+
+class FrenchTitleMissing(PublishingProblem):
     field = "fr-title"
     message = _l("A product can only be published with its French title.")
+    missing = _l("French title")
 
 
-class FrenchDescriptionMissing(FieldError):
+class FrenchDescriptionMissing(PublishingProblem):
     field = "fr-description"
     message = _l("A product can only be published with its French description.")
+    missing = _l("French description")
 
 
-class NoVariant(FieldError):
+class EnglishTitleMissing(PublishingProblem):
+    field = "en-title"
+    message = _l(
+        "A product can only be published with its English title too: the shop shows every "
+        "product in both languages."
+    )
+    missing = _l("English title")
+
+
+class NoVariant(PublishingProblem):
     field = "status"
     message = _l("Add a variant with its price before publishing this product.")
+    missing = _l("a variant")
 
 
 class TitleMissing(FieldError):
@@ -148,7 +157,7 @@ class NothingPublished(CatalogueError):
 
     message = _l("None of these products can be published yet.")
 
-    def __init__(self, refused: list[tuple[int, str]]) -> None:
+    def __init__(self, refused: list[Unpublishable]) -> None:
         super().__init__(refused)
         self.refused = refused
 
@@ -162,276 +171,15 @@ class Refused(CatalogueError):
         self.message = errors[0].message
 
 
-def _refuse(errors: list[CatalogueError]) -> None:
+def refuse(errors: list[CatalogueError]) -> None:
     if errors:
         raise Refused(errors) if len(errors) > 1 else errors[0]
 
 
-def _commit() -> None:
+def commit() -> None:
+    """Commit, then tell the storefront cache the catalogue moved on."""
     db.session.commit()
     cache.catalogue_changed()
-
-
-# -- the staff product list --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProductFilters:
-    q: str = ""
-    status: str = ""
-    category_id: int | None = None
-    tag_id: int | None = None
-    kind: str = ""
-    stock: str = ""
-    sort: str = "updated"
-    page: int = 1
-
-
-@dataclass
-class ProductRow:
-    id: int
-    title: str
-    status: str
-    kind: str
-    category: str | None
-    min_price: int
-    variant_count: int
-    available: int | None  # units across tracked variants; None: nothing tracked
-    low: bool
-    text_ready: dict[str, bool]  # locale -> title and description present
-    updated_at: datetime
-
-
-@dataclass
-class ProductPage:
-    rows: list[ProductRow]
-    total: int
-    page: int
-    page_size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.page_size))
-
-
-def _left():
-    return func.coalesce(InventoryItem.on_hand - InventoryItem.reserved, 0)
-
-
-def _tracked_variants(*conditions: Any):
-    return (
-        select(ProductVariant.id)
-        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
-        .where(
-            ProductVariant.product_id == Product.id,
-            ProductVariant.is_active.is_(True),
-            ProductVariant.track_inventory.is_(True),
-            *conditions,
-        )
-        .correlate(Product)
-    )
-
-
-def _available_condition():
-    """SQL: the product can be bought now (an active variant untracked or with stock left)."""
-    untracked = exists().where(
-        ProductVariant.product_id == Product.id,
-        ProductVariant.is_active.is_(True),
-        ProductVariant.track_inventory.is_(False),
-    )
-    return or_(untracked.correlate(Product), exists(_tracked_variants(_left() > 0)))
-
-
-def _low_condition():
-    default = int(current_app.config.get("LOW_STOCK_THRESHOLD", LOW_STOCK_DEFAULT))
-    threshold = func.coalesce(InventoryItem.low_stock_threshold, default)
-    return exists(_tracked_variants(_left() <= threshold))
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _subtree(category_id: int):
-    tree = select(Category.id).where(Category.id == category_id).cte("subtree", recursive=True)
-    return tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
-
-
-def product_page(filters: ProductFilters, locale: str) -> ProductPage:
-    """One page of products for staff, in one query whatever the page or catalogue size."""
-    own, other = aliased(ProductTranslation), aliased(ProductTranslation)
-    fr, en = aliased(ProductTranslation), aliased(ProductTranslation)
-    other_locale = "en" if locale == "fr" else "fr"
-    where: list[Any] = []
-    if filters.status in ProductStatus.ALL:
-        where.append(Product.status == filters.status)
-    if filters.kind in ProductKind.ALL:
-        where.append(Product.kind == filters.kind)
-    if filters.category_id:
-        tree = _subtree(filters.category_id)
-        where.append(Product.category_id.in_(select(tree.c.id)))
-    if filters.tag_id:
-        where.append(
-            Product.id.in_(
-                select(product_tags.c.product_id).where(product_tags.c.tag_id == filters.tag_id)
-            )
-        )
-    if filters.stock == "in_stock":
-        where.append(_available_condition())
-    elif filters.stock == "out":
-        where.append(not_(_available_condition()))
-    elif filters.stock == "low":
-        where.append(_low_condition())
-    if q := filters.q.strip()[:100]:
-        pattern = _like(q)
-        where.append(
-            or_(
-                Product.id.in_(
-                    select(ProductTranslation.product_id).where(
-                        or_(
-                            ProductTranslation.title.ilike(pattern, escape="\\"),
-                            ProductTranslation.slug.ilike(pattern, escape="\\"),
-                        )
-                    )
-                ),
-                Product.id.in_(
-                    select(ProductVariant.product_id).where(
-                        ProductVariant.sku.ilike(pattern, escape="\\")
-                    )
-                ),
-                *([Product.id == int(q)] if q.isdigit() and len(q) < 10 else []),
-            )
-        )
-    title = func.coalesce(own.title, other.title, "")
-    order = {
-        "title": [func.lower(title), Product.id],
-        "price_asc": [Product.min_price.asc(), Product.id],
-        "price_desc": [Product.min_price.desc(), Product.id],
-        "created": [Product.created_at.desc(), Product.id.desc()],
-    }.get(filters.sort, [Product.updated_at.desc(), Product.id.desc()])
-    variant_count = (
-        select(func.count())
-        .where(ProductVariant.product_id == Product.id, ProductVariant.is_active.is_(True))
-        .correlate(Product)
-        .scalar_subquery()
-    )
-    tracked_units = (
-        select(func.sum(_left()))
-        .select_from(ProductVariant)
-        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
-        .where(
-            ProductVariant.product_id == Product.id,
-            ProductVariant.is_active.is_(True),
-            ProductVariant.track_inventory.is_(True),
-        )
-        .correlate(Product)
-        .scalar_subquery()
-    )
-    category_name = aliased(CategoryTranslation)
-    rows = db.session.execute(
-        select(
-            Product,
-            title,
-            category_name.name,
-            variant_count,
-            tracked_units,
-            _low_condition(),
-            fr.title,
-            fr.description,
-            en.title,
-            en.description,
-            func.count().over(),
-        )
-        .outerjoin(own, and_(own.product_id == Product.id, own.locale == locale))
-        .outerjoin(other, and_(other.product_id == Product.id, other.locale == other_locale))
-        .outerjoin(fr, and_(fr.product_id == Product.id, fr.locale == "fr"))
-        .outerjoin(en, and_(en.product_id == Product.id, en.locale == "en"))
-        .outerjoin(
-            category_name,
-            and_(category_name.category_id == Product.category_id, category_name.locale == locale),
-        )
-        .where(*where)
-        .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset((max(filters.page, 1) - 1) * PAGE_SIZE)
-    ).all()
-    result = [
-        ProductRow(
-            id=product.id,
-            title=row_title,
-            status=product.status,
-            kind=product.kind,
-            category=category,
-            min_price=product.min_price,
-            variant_count=count,
-            available=units,
-            low=bool(low),
-            text_ready={
-                "fr": bool(fr_title and plain_text(fr_desc or "")),
-                "en": bool(en_title and plain_text(en_desc or "")),
-            },
-            updated_at=product.updated_at,
-        )
-        for (
-            product,
-            row_title,
-            category,
-            count,
-            units,
-            low,
-            fr_title,
-            fr_desc,
-            en_title,
-            en_desc,
-            _total,
-        ) in rows
-    ]
-    total = rows[0][-1] if rows else 0
-    return ProductPage(result, total, max(filters.page, 1))
-
-
-def category_choices(locale: str) -> list[tuple[int, str, int]]:
-    """Every category as (id, name in ``locale``, depth), in tree order."""
-    rows = db.session.execute(
-        select(Category.id, Category.parent_id, Category.position, CategoryTranslation.name)
-        .outerjoin(
-            CategoryTranslation,
-            and_(
-                CategoryTranslation.category_id == Category.id,
-                CategoryTranslation.locale == locale,
-            ),
-        )
-        .order_by(Category.position, Category.id)
-    ).all()
-    children: dict[int | None, list[Any]] = {}
-    for row in rows:
-        children.setdefault(row.parent_id, []).append(row)
-    known = {row.id for row in rows}
-    out: list[tuple[int, str, int]] = []
-
-    def walk(parent: int | None, depth: int) -> None:
-        for row in children.get(parent, []):
-            out.append((row.id, row.name or f"#{row.id}", depth))
-            walk(row.id, depth + 1)
-
-    walk(None, 0)
-    # Rows whose parent is unreachable (never expected) still get listed.
-    for row in rows:
-        if row.parent_id is not None and row.parent_id not in known:
-            out.append((row.id, row.name or f"#{row.id}", 0))
-    return out
-
-
-def tag_choices(locale: str) -> list[tuple[int, str]]:
-    rows = db.session.execute(
-        select(Tag.id, TagTranslation.name)
-        .outerjoin(
-            TagTranslation, and_(TagTranslation.tag_id == Tag.id, TagTranslation.locale == locale)
-        )
-        .order_by(func.lower(func.coalesce(TagTranslation.name, "")), Tag.id)
-    ).all()
-    return [(row.id, row.name or f"#{row.id}") for row in rows]
 
 
 # -- one product -------------------------------------------------------------------------
@@ -454,16 +202,6 @@ def load_product(product_id: int) -> Product:
     return product
 
 
-def stock_by_variant(variant_ids: Iterable[int]) -> dict[int, InventoryItem]:
-    ids = list(variant_ids)
-    if not ids:
-        return {}
-    items = db.session.execute(
-        select(InventoryItem).where(InventoryItem.variant_id.in_(ids))
-    ).scalars()
-    return {item.variant_id: item for item in items}
-
-
 def product_snapshot(product: Product) -> dict[str, Any]:
     """What the audit log compares before and after a product change."""
     snapshot: dict[str, Any] = {
@@ -481,75 +219,6 @@ def product_snapshot(product: Product) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Completeness:
-    """How much of one language's shopper-facing text is filled in."""
-
-    locale: str
-    checks: tuple[tuple[str, bool], ...]
-
-    @property
-    def done(self) -> int:
-        return sum(ok for _, ok in self.checks)
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / len(self.checks))
-
-    @property
-    def missing(self) -> list[str]:
-        return [name for name, ok in self.checks if not ok]
-
-
-COMPLETENESS_CHECKS = (
-    "title",
-    "description",
-    "meta_title",
-    "meta_description",
-    "slug",
-    "image_alt",
-)
-
-
-def completeness(
-    texts: Mapping[str, Mapping[str, str]], alts: Mapping[str, list[str]]
-) -> dict[str, Completeness]:
-    """Per language: title, description, meta title and description, slug, and an alt text
-    on every image (with at least one image)."""
-    result = {}
-    for locale in LOCALES:
-        text = texts.get(locale) or {}
-        locale_alts = alts.get(locale, [])
-        checks = (
-            ("title", bool((text.get("title") or "").strip())),
-            ("description", bool(plain_text(text.get("description") or ""))),
-            ("meta_title", bool((text.get("meta_title") or "").strip())),
-            ("meta_description", bool((text.get("meta_description") or "").strip())),
-            ("slug", bool((text.get("slug") or "").strip() or (text.get("title") or "").strip())),
-            ("image_alt", bool(locale_alts) and all(a.strip() for a in locale_alts)),
-        )
-        result[locale] = Completeness(locale, checks)
-    return result
-
-
-def saved_texts(product: Product) -> dict[str, dict[str, str]]:
-    return {
-        locale: {
-            "title": text.title,
-            "slug": text.slug,
-            "description": text.description,
-            "meta_title": text.meta_title,
-            "meta_description": text.meta_description,
-        }
-        for locale, text in product.translations.items()
-    }
-
-
-def image_alts(product_images: Iterable[ProductImage]) -> dict[str, list[str]]:
-    listed = list(product_images)
-    return {locale: [image.alt(locale) for image in listed] for locale in LOCALES}
-
-
-@dataclass(frozen=True)
 class ProductInput:
     texts: Mapping[str, Text | None]  # None: nothing in that language
     kind: str = ProductKind.PHYSICAL
@@ -562,15 +231,18 @@ class ProductInput:
 
 def publishing_problems(
     texts: Mapping[str, Text | ProductTranslation | None], active_variants: int
-) -> list[CatalogueError]:
-    """Why a product cannot be active: French title and description (the Québec rule: French
-    at least equivalent), and a variant to sell."""
-    problems: list[CatalogueError] = []
-    french = texts.get("fr")
+) -> list[PublishingProblem]:
+    """Why a product cannot be active: its French title and description (the Québec rule:
+    French at least equivalent), an English title (every public page exists in both
+    languages: hreflang twins, equal sitemaps), and a variant to sell."""
+    problems: list[PublishingProblem] = []
+    french, english = texts.get("fr"), texts.get("en")
     if french is None or not french.title.strip():
         problems.append(FrenchTitleMissing())
     if french is None or not plain_text(french.description):
         problems.append(FrenchDescriptionMissing())
+    if english is None or not english.title.strip():
+        problems.append(EnglishTitleMissing())
     if active_variants == 0:
         problems.append(NoVariant())
     return problems
@@ -618,7 +290,7 @@ def save_product(
 ) -> Product:
     """Create (``product_id`` None) or update a product with its texts, all or nothing."""
     product = load_product(product_id) if product_id is not None else None
-    _refuse(_check_product_input(data, product))
+    refuse(_check_product_input(data, product))
     try:
         tags = _tags(data.tag_ids)
         if product is None:
@@ -647,7 +319,7 @@ def save_product(
     except CatalogueError:
         db.session.rollback()
         raise
-    _commit()
+    commit()
     return product
 
 
@@ -657,20 +329,27 @@ def set_status(product_id: int, status: str) -> Product:
     if status not in ProductStatus.ALL:
         raise InvalidChoice(field="status")
     if status == ProductStatus.ACTIVE:
-        _refuse(
+        refuse(
             publishing_problems(product.translations, sum(v.is_active for v in product.variants))
         )
         product.published_at = product.published_at or utcnow()
     product.status = status
     product.updated_at = utcnow()
-    _commit()
+    commit()
     return product
+
+
+@dataclass(frozen=True)
+class Unpublishable:
+    id: int
+    title: str  # in the staff member's language when there is one
+    problems: list[PublishingProblem]
 
 
 @dataclass
 class BulkResult:
     done: list[int] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)  # (id, title shown)
+    refused: list[Unpublishable] = field(default_factory=list)
 
 
 def bulk_snapshot(product_ids: Iterable[int]) -> dict[str, Any]:
@@ -720,8 +399,10 @@ def bulk_publish(product_ids: Iterable[int], locale: str) -> BulkResult:
     result = BulkResult()
     for product in _bulk_products(product_ids):
         active = sum(v.is_active for v in product.variants)
-        if publishing_problems(product.translations, active):
-            result.refused.append((product.id, display_title(product, locale)))
+        if problems := publishing_problems(product.translations, active):
+            result.refused.append(
+                Unpublishable(product.id, display_title(product, locale), problems)
+            )
             continue
         if product.status != ProductStatus.ACTIVE:
             product.status = ProductStatus.ACTIVE
@@ -730,7 +411,7 @@ def bulk_publish(product_ids: Iterable[int], locale: str) -> BulkResult:
         result.done.append(product.id)
     if not result.done:
         raise NothingPublished(result.refused)
-    _commit()
+    commit()
     return result
 
 
@@ -742,7 +423,7 @@ def bulk_archive(product_ids: Iterable[int]) -> BulkResult:
             product.updated_at = utcnow()
         result.done.append(product.id)
     if result.done:
-        _commit()
+        commit()
     return result
 
 
@@ -757,7 +438,7 @@ def bulk_add_tag(product_ids: Iterable[int], tag_id: int) -> BulkResult:
             product.updated_at = utcnow()
         result.done.append(product.id)
     if result.done:
-        _commit()
+        commit()
     return result
 
 
@@ -830,7 +511,7 @@ def create_variant(
     product_id: int, data: VariantInput, *, created: Created[ProductVariant] = None
 ) -> ProductVariant:
     product = load_product(product_id)
-    _refuse(_check_variant(data, None))
+    refuse(_check_variant(data, None))
     position = max((v.position for v in product.variants), default=-1) + 1
     variant = services.add_variant(
         product,
@@ -861,7 +542,7 @@ def load_variant(variant_id: int) -> ProductVariant:
 def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     """Edit a variant; a new price goes through the price history (EU Omnibus reference)."""
     variant = load_variant(variant_id)
-    _refuse(_check_variant(data, variant.id))
+    refuse(_check_variant(data, variant.id))
     if data.price != variant.price or data.compare_at_price != variant.compare_at_price:
         services.change_price(variant.id, data.price, data.compare_at_price, commit=False)
     variant.sku = data.sku.strip()
@@ -897,7 +578,7 @@ def remove_variant(variant_id: int) -> bool:
         db.session.flush()
     services.refresh_min_price(product)
     product.updated_at = utcnow()
-    _commit()
+    commit()
     return not used
 
 
@@ -927,7 +608,7 @@ def upload_image(
     image = images.add_product_image(product_id, stream, alt_fr=alt_fr, alt_en=alt_en, commit=False)
     if created is not None:
         created(image)
-    _commit()
+    commit()
     return image
 
 
@@ -955,7 +636,7 @@ def move_image(image_id: int, offset: int) -> ProductImage:
         siblings[index], siblings[target] = siblings[target], siblings[index]
     for position, sibling in enumerate(siblings):
         sibling.position = position
-    _commit()
+    commit()
     return image
 
 
@@ -963,7 +644,7 @@ def set_image_alt(image_id: int, *, alt_fr: str, alt_en: str) -> ProductImage:
     image = load_image(image_id)
     image.alt_fr = alt_fr.strip()[: images.ALT_MAX_LENGTH]
     image.alt_en = alt_en.strip()[: images.ALT_MAX_LENGTH]
-    _commit()
+    commit()
     return image
 
 
@@ -974,254 +655,9 @@ def delete_image(image_id: int) -> None:
     db.session.delete(image)
     db.session.flush()
     shared = db.session.execute(select(exists().where(ProductImage.path == path))).scalar()
-    _commit()
+    commit()
     if not shared:
         root = images.media_root()
         files = [path] + [p for formats in renditions.values() for p in formats.values()]
         for relpath in files:
             (root / relpath).unlink(missing_ok=True)
-
-
-# -- categories --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CategoryText:
-    name: str
-    slug: str = ""
-    description: str = ""
-    meta_title: str = ""
-    meta_description: str = ""
-
-
-@dataclass(frozen=True)
-class CategoryInput:
-    texts: Mapping[str, CategoryText]
-    parent_id: int | None = None
-    position: int = 0
-    featured: bool = False
-
-
-def load_category(category_id: int) -> Category:
-    category = db.session.execute(
-        select(Category)
-        .where(Category.id == category_id)
-        .options(selectinload(Category.translations))
-    ).scalar_one_or_none()
-    if category is None:
-        raise NotFound(category_id)
-    return category
-
-
-def descendant_ids(category_id: int) -> set[int]:
-    """The category and everything below it."""
-    tree = _subtree(category_id)
-    return set(db.session.execute(select(tree.c.id)).scalars())
-
-
-def category_snapshot(category: Category) -> dict[str, Any]:
-    snapshot: dict[str, Any] = {
-        "parent_id": category.parent_id,
-        "position": category.position,
-        "featured": category.featured,
-    }
-    for locale, text in category.translations.items():
-        for name in ("name", "slug", "description", "meta_title", "meta_description"):
-            snapshot[f"{locale}.{name}"] = getattr(text, name)
-    return snapshot
-
-
-def save_category(
-    category_id: int | None, data: CategoryInput, *, created: Created[Category] = None
-) -> Category:
-    category = load_category(category_id) if category_id is not None else None
-    errors: list[CatalogueError] = []
-    for locale in LOCALES:
-        text = data.texts.get(locale)
-        if text is None or not text.name.strip():
-            errors.append(NameMissing(field=f"{locale}-name"))
-    if data.parent_id is not None:
-        if db.session.get(Category, data.parent_id) is None:
-            errors.append(InvalidChoice(field="parent_id"))
-        elif category is not None and data.parent_id in descendant_ids(category.id):
-            errors.append(CategoryCycle())
-    _refuse(errors)
-    try:
-        if category is None:
-            category = Category()
-            db.session.add(category)
-        category.parent_id = data.parent_id
-        category.position = data.position
-        category.featured = data.featured
-        category.updated_at = utcnow()
-        db.session.flush()
-        for locale in LOCALES:
-            text = data.texts[locale]
-            current = category.translations.get(locale)
-            slug = _translated_slug(
-                CategoryTranslation, "category_id", "category", category.id, locale, text, current
-            )
-            values = {
-                "name": text.name.strip(),
-                "slug": slug,
-                "description": sanitize_description(text.description),
-                "meta_title": text.meta_title.strip(),
-                "meta_description": text.meta_description.strip(),
-            }
-            if current is None:
-                category.translations[locale] = CategoryTranslation(locale=locale, **values)
-            else:
-                for key, value in values.items():
-                    setattr(current, key, value)
-            db.session.flush()
-        if created is not None and category_id is None:
-            created(category)
-    except CatalogueError:
-        db.session.rollback()
-        raise
-    _commit()
-    return category
-
-
-def _translated_slug(
-    model: type, owner: str, kind: str, owner_id: int, locale: str, text: Any, current: Any
-) -> str:
-    """The slug to store: the one asked for (refused if taken), else the current one, else one
-    made from the name. A change leaves a 301 behind."""
-    wanted = (text.slug or "").strip()
-    if wanted:
-        slug = slugify(wanted)
-        clash = db.session.execute(
-            select(model.id).where(
-                model.locale == locale, model.slug == slug, getattr(model, owner) != owner_id
-            )
-        ).first()
-        if clash:
-            raise SlugInUse(field=f"{locale}-slug")
-    elif current is not None:
-        return current.slug
-    else:
-        slug = services._unique_slug(model, locale, slugify(text.name), owner_id, owner)
-    if current is not None and current.slug != slug:
-        prefix = PATHS[kind][locale]
-        record_redirect(prefix + current.slug, prefix + slug)
-    return slug
-
-
-def delete_category(category_id: int) -> None:
-    category = load_category(category_id)
-    has_children = db.session.execute(
-        select(exists().where(Category.parent_id == category.id))
-    ).scalar()
-    has_products = db.session.execute(
-        select(exists().where(Product.category_id == category.id))
-    ).scalar()
-    if has_children or has_products:
-        raise CategoryNotEmpty()
-    db.session.delete(category)
-    _commit()
-
-
-# -- tags --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TagText:
-    name: str
-    slug: str = ""
-
-
-def load_tag(tag_id: int) -> Tag:
-    tag = db.session.execute(
-        select(Tag).where(Tag.id == tag_id).options(selectinload(Tag.translations))
-    ).scalar_one_or_none()
-    if tag is None:
-        raise NotFound(tag_id)
-    return tag
-
-
-def tag_snapshot(tag: Tag) -> dict[str, Any]:
-    snapshot: dict[str, Any] = {}
-    for locale, text in tag.translations.items():
-        snapshot[f"{locale}.name"] = text.name
-        snapshot[f"{locale}.slug"] = text.slug
-    return snapshot
-
-
-def save_tag(
-    tag_id: int | None, texts: Mapping[str, TagText], *, created: Created[Tag] = None
-) -> Tag:
-    tag = load_tag(tag_id) if tag_id is not None else None
-    _refuse(
-        [
-            NameMissing(field=f"{locale}-name")
-            for locale in LOCALES
-            if texts.get(locale) is None or not texts[locale].name.strip()
-        ]
-    )
-    try:
-        if tag is None:
-            tag = Tag()
-            db.session.add(tag)
-        tag.updated_at = utcnow()
-        db.session.flush()
-        for locale in LOCALES:
-            text = texts[locale]
-            current = tag.translations.get(locale)
-            slug = _translated_slug(TagTranslation, "tag_id", "tag", tag.id, locale, text, current)
-            if current is None:
-                tag.translations[locale] = TagTranslation(
-                    locale=locale, name=text.name.strip(), slug=slug
-                )
-            else:
-                current.name = text.name.strip()
-                current.slug = slug
-            db.session.flush()
-        if created is not None and tag_id is None:
-            created(tag)
-    except CatalogueError:
-        db.session.rollback()
-        raise
-    _commit()
-    return tag
-
-
-def delete_tag(tag_id: int) -> None:
-    tag = load_tag(tag_id)
-    db.session.delete(tag)
-    _commit()
-
-
-def tag_rows(locale: str) -> list[tuple[Tag, int]]:
-    """Every tag with its translations and the number of products carrying it."""
-    counts = (
-        select(func.count()).where(product_tags.c.tag_id == Tag.id).correlate(Tag).scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(Tag, counts).options(selectinload(Tag.translations)).order_by(Tag.id)
-    ).all()
-    return sorted(
-        ((tag, count) for tag, count in rows),
-        key=lambda row: (
-            row[0].translations.get(locale).name.lower() if locale in row[0].translations else ""
-        ),
-    )
-
-
-def category_rows(locale: str) -> list[tuple[Category, int, int]]:
-    """Every category (translations loaded) in tree order, with its depth and product count."""
-    counts = (
-        select(func.count())
-        .where(Product.category_id == Category.id)
-        .correlate(Category)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(Category, counts).options(selectinload(Category.translations))
-    ).all()
-    by_id = {category.id: (category, count) for category, count in rows}
-    return [
-        (by_id[category_id][0], depth, by_id[category_id][1])
-        for category_id, _name, depth in category_choices(locale)
-        if category_id in by_id
-    ]

@@ -39,7 +39,17 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from shop.catalogue import admin as catalogue
-from shop.catalogue.models import ProductKind, ProductStatus, TaxClass
+from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue import taxonomy
+from shop.catalogue.models import (
+    Category,
+    Product,
+    ProductKind,
+    ProductStatus,
+    ProductVariant,
+    Tag,
+    TaxClass,
+)
 from shop.catalogue.services import Text
 from shop.config import LOCALES
 
@@ -227,10 +237,10 @@ class ProductForm(FlaskForm):
             [(None, _("No category"))]
             + [
                 (cid, "— " * depth + name)
-                for cid, name, depth in catalogue.category_choices(locale)
+                for cid, name, depth in staff_queries.category_choices(locale)
             ]
         )
-        self.tags.choices = options(catalogue.tag_choices(locale))
+        self.tags.choices = options(staff_queries.tag_choices(locale))
 
     def product_input(self) -> catalogue.ProductInput:
         return catalogue.ProductInput(
@@ -244,7 +254,7 @@ class ProductForm(FlaskForm):
         )
 
 
-def product_form_data(product: catalogue.Product) -> dict[str, Any]:
+def product_form_data(product: Product) -> dict[str, Any]:
     data: dict[str, Any] = {
         "status": product.status,
         "kind": product.kind,
@@ -253,7 +263,7 @@ def product_form_data(product: catalogue.Product) -> dict[str, Any]:
         "tags": [tag.id for tag in product.tags],
         "featured": product.featured,
     }
-    for code, values in catalogue.saved_texts(product).items():
+    for code, values in staff_queries.saved_texts(product).items():
         data[code] = values
     return data
 
@@ -286,7 +296,7 @@ class BulkForm(FlaskForm):
 
     def __init__(self, *args: Any, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.tag_id.choices = options([(None, "—"), *catalogue.tag_choices(locale)])
+        self.tag_id.choices = options([(None, "—"), *staff_queries.tag_choices(locale)])
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
@@ -380,7 +390,7 @@ class VariantForm(FlaskForm):
         )
 
 
-def variant_form_data(variant: catalogue.ProductVariant) -> dict[str, Any]:
+def variant_form_data(variant: ProductVariant) -> dict[str, Any]:
     data: dict[str, Any] = {
         "sku": variant.sku,
         "price": variant.price,
@@ -440,8 +450,8 @@ class CategoryTextForm(Form):
         _l("Meta description"), [Optional(), too_long(320)], render_kw={"rows": 3}
     )
 
-    def category_text(self) -> catalogue.CategoryText:
-        return catalogue.CategoryText(
+    def category_text(self) -> taxonomy.CategoryText:
+        return taxonomy.CategoryText(
             name=(self.name.data or "").strip(),
             slug=(self.slug.data or "").strip(),
             description=self.description.data or "",
@@ -469,13 +479,13 @@ class CategoryForm(FlaskForm):
             [(None, _("None (top level)"))]
             + [
                 (cid, "— " * depth + name)
-                for cid, name, depth in catalogue.category_choices(locale)
+                for cid, name, depth in staff_queries.category_choices(locale)
                 if cid not in exclude
             ]
         )
 
-    def category_input(self) -> catalogue.CategoryInput:
-        return catalogue.CategoryInput(
+    def category_input(self) -> taxonomy.CategoryInput:
+        return taxonomy.CategoryInput(
             texts={code: self[code].form.category_text() for code in LOCALES},
             parent_id=self.parent_id.data,
             position=self.position.data or 0,
@@ -483,7 +493,7 @@ class CategoryForm(FlaskForm):
         )
 
 
-def category_form_data(category: catalogue.Category) -> dict[str, Any]:
+def category_form_data(category: Category) -> dict[str, Any]:
     data: dict[str, Any] = {
         "parent_id": category.parent_id,
         "position": category.position,
@@ -518,9 +528,9 @@ class TagForm(FlaskForm):
         for code in LOCALES:
             labelled(self[code].form, code)
 
-    def tag_texts(self) -> dict[str, catalogue.TagText]:
+    def tag_texts(self) -> dict[str, taxonomy.TagText]:
         return {
-            code: catalogue.TagText(
+            code: taxonomy.TagText(
                 name=(self[code].form.name.data or "").strip(),
                 slug=(self[code].form.slug.data or "").strip(),
             )
@@ -528,5 +538,5 @@ class TagForm(FlaskForm):
         }
 
 
-def tag_form_data(tag: catalogue.Tag) -> dict[str, Any]:
+def tag_form_data(tag: Tag) -> dict[str, Any]:
     return {code: {"name": text.name, "slug": text.slug} for code, text in tag.translations.items()}

@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
 from shop.catalogue import admin as catalogue
-from shop.catalogue.models import ProductStatus
+from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import CatalogueError
 from shop.config import LOCALES
 from shop.extensions import db
@@ -53,9 +54,9 @@ STATUS_ACTIONS = {
 # -- list --------------------------------------------------------------------------------
 
 
-def _filters(args: Any) -> catalogue.ProductFilters:
+def _filters(args: Any) -> staff_queries.ProductFilters:
     page = args.get("page", "1")
-    return catalogue.ProductFilters(
+    return staff_queries.ProductFilters(
         q=args.get("q", "")[:100],
         status=args.get("status", "") if args.get("status") in ProductStatus.ALL else "",
         category_id=identifier(args.get("category")) or None,
@@ -67,7 +68,7 @@ def _filters(args: Any) -> catalogue.ProductFilters:
     )
 
 
-def _query(filters: catalogue.ProductFilters) -> dict[str, Any]:
+def _query(filters: staff_queries.ProductFilters) -> dict[str, Any]:
     """The list's URL arguments, without the empty ones."""
     values = {
         "q": filters.q,
@@ -84,7 +85,7 @@ def _query(filters: catalogue.ProductFilters) -> dict[str, Any]:
 def _list_page(form: BulkForm | None = None, *, status: int = 200) -> Response:
     lang = staff_lang()
     filters = _filters(request.args)
-    listing = catalogue.product_page(filters, lang)
+    listing = staff_queries.product_page(filters, lang)
     bulk = form or BulkForm(formdata=None, locale=lang)
     query = _query(filters)
     return render(
@@ -95,7 +96,7 @@ def _list_page(form: BulkForm | None = None, *, status: int = 200) -> Response:
         filters=filters,
         query=query,
         here=url_for("admin.products", **query, page=listing.page if listing.page > 1 else None),
-        categories=catalogue.category_choices(lang),
+        categories=staff_queries.category_choices(lang),
         tags=[(int(choice.value), choice.label) for choice in bulk.tag_id.choices[1:]],
         bulk=bulk,
         ticked={i for i in (bulk.product_ids.data or []) if i},
@@ -161,13 +162,17 @@ def products_bulk() -> Response:
     return redirect_to(_back_to_list())
 
 
-def _not_published(refused: list[tuple[int, str]]) -> str:
-    names = ", ".join(_("“%(title)s”", title=title) for _id, title in refused)
+def _not_published(refused: list[catalogue.Unpublishable]) -> str:
+    names = ", ".join(
+        _(
+            "“%(title)s” (missing: %(missing)s)",
+            title=item.title,
+            missing=", ".join(str(problem.missing) for problem in item.problems),
+        )
+        for item in refused
+    )
     return ngettext(
-        "Not published, its French title, French description or a variant is missing: %(names)s.",
-        "Not published, their French title, French description or a variant is missing: %(names)s.",
-        len(refused),
-        names=names,
+        "Not published: %(names)s.", "Not published: %(names)s.", len(refused), names=names
     )
 
 
@@ -280,13 +285,13 @@ def products_preview() -> Response:
     text_form = ProductTextForm(request.form, prefix=f"{locale}-")
     values = text_form.values()
     product_id = identifier(request.form.get("product_id"))
-    product = db.session.get(catalogue.Product, product_id) if product_id else None
+    product = db.session.get(Product, product_id) if product_id else None
     current = product.translations.get(locale) if product else None
-    alts = catalogue.image_alts(product.images if product else [])
+    alts = staff_queries.image_alts(product.images if product else [])
     return render(
         "admin/catalogue/_seo_preview.html",
         preview=seo_preview(locale, values, current.slug if current else None),
-        check=catalogue.completeness({locale: values}, alts)[locale],
+        check=staff_queries.completeness({locale: values}, alts)[locale],
         oob=True,
     )
 

@@ -16,6 +16,7 @@ from wtforms import FormField
 
 from shop.audit.services import Entry
 from shop.catalogue import admin as catalogue
+from shop.catalogue import admin_queries as staff_queries
 from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import PATHS, CatalogueError
 from shop.catalogue.text import slugify
@@ -160,7 +161,9 @@ def product_page(
     context: dict[str, Any] = {
         "product": product,
         "form": form,
-        "completeness": catalogue.completeness(values, catalogue.image_alts(product_images)),
+        "completeness": staff_queries.completeness(
+            values, staff_queries.image_alts(product_images)
+        ),
         "previews": {code: seo_preview(code, values[code], slugs[code]) for code in LOCALES},
         "problems": problems or [],
         "notice": notice,
@@ -189,7 +192,7 @@ def product_page(
                 for image in product_images
             },
             images=product_images,
-            stock=catalogue.stock_by_variant(v.id for v in product.variants),
+            stock=staff_queries.stock_by_variant(v.id for v in product.variants),
             action_form=ActionForm(formdata=None),
             move_form=MoveForm(formdata=None),
             status_form=StatusForm(formdata=None),

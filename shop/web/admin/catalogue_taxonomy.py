@@ -7,7 +7,9 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
-from shop.catalogue import admin as catalogue
+from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue import taxonomy
+from shop.catalogue.models import Category, Tag
 from shop.catalogue.services import CatalogueError
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
@@ -41,16 +43,14 @@ def _categories_page(problems: list[str] | None = None, status: int = 200) -> Re
     lang = staff_lang()
     return render(
         "admin/catalogue/categories.html",
-        rows=catalogue.category_rows(lang),
+        rows=staff_queries.category_rows(lang),
         action_form=ActionForm(formdata=None),
         problems=problems or [],
         status=status,
     )
 
 
-def _category_page(
-    category: catalogue.Category | None, form: CategoryForm, status: int = 200
-) -> Response:
+def _category_page(category: Category | None, form: CategoryForm, status: int = 200) -> Response:
     return render("admin/catalogue/category.html", category=category, form=form, status=status)
 
 
@@ -61,8 +61,8 @@ def categories_new() -> Response:
     if form.validate_on_submit():
         try:
             with audited("category.create", "category") as entry:
-                catalogue.save_category(
-                    None, form.category_input(), created=created(entry, catalogue.category_snapshot)
+                taxonomy.save_category(
+                    None, form.category_input(), created=created(entry, taxonomy.category_snapshot)
                 )
         except CatalogueError as error:
             apply_errors(form, error)
@@ -74,12 +74,12 @@ def categories_new() -> Response:
 
 @admin_route("/categories/<int:category_id>", Permission.CATALOGUE_READ)
 def categories_edit(category_id: int) -> Response:
-    category = or_404(catalogue.load_category, category_id)
+    category = or_404(taxonomy.load_category, category_id)
     form = CategoryForm(
         formdata=None,
         data=category_form_data(category),
         locale=staff_lang(),
-        exclude=catalogue.descendant_ids(category.id),
+        exclude=staff_queries.descendant_ids(category.id),
     )
     return _category_page(category, form)
 
@@ -93,22 +93,22 @@ def categories_edit(category_id: int) -> Response:
 @form_view
 def categories_update(category_id: int) -> Response:
     """Rename, re-address (old addresses answer 301) or move a category; never under itself."""
-    category = or_404(catalogue.load_category, category_id)
-    form = CategoryForm(locale=staff_lang(), exclude=catalogue.descendant_ids(category.id))
+    category = or_404(taxonomy.load_category, category_id)
+    form = CategoryForm(locale=staff_lang(), exclude=staff_queries.descendant_ids(category.id))
     if form.validate_on_submit():
-        before = catalogue.category_snapshot(category)
+        before = taxonomy.category_snapshot(category)
         try:
             with audited(
                 "category.update",
                 "category",
                 category.id,
                 before=before,
-                after=lambda: catalogue.category_snapshot(category),
+                after=lambda: taxonomy.category_snapshot(category),
             ):
-                catalogue.save_category(category.id, form.category_input())
+                taxonomy.save_category(category.id, form.category_input())
         except CatalogueError as error:
             apply_errors(form, error)
-            category = or_404(catalogue.load_category, category_id)
+            category = or_404(taxonomy.load_category, category_id)
         else:
             flash(_("The category has been saved."), "success")
             return redirect_to(url_for("admin.categories"))
@@ -118,7 +118,7 @@ def categories_update(category_id: int) -> Response:
 @admin_route("/categories/<int:category_id>/delete", Permission.CATALOGUE_WRITE, methods=("POST",))
 @form_view
 def categories_delete(category_id: int) -> Response:
-    category = or_404(catalogue.load_category, category_id)
+    category = or_404(taxonomy.load_category, category_id)
     form = ActionForm()
     if not form.validate_on_submit():
         return _categories_page(
@@ -127,9 +127,9 @@ def categories_delete(category_id: int) -> Response:
         )
     try:
         with audited(
-            "category.delete", "category", category.id, before=catalogue.category_snapshot(category)
+            "category.delete", "category", category.id, before=taxonomy.category_snapshot(category)
         ):
-            catalogue.delete_category(category.id)
+            taxonomy.delete_category(category.id)
     except CatalogueError as error:
         return _categories_page([str(r.message) for r in refusals(error)], 409)
     flash(_("The category has been deleted."), "success")
@@ -147,7 +147,7 @@ def tags() -> Response:
 def _tags_page(form: TagForm, problems: list[str] | None = None, status: int = 200) -> Response:
     return render(
         "admin/catalogue/tags.html",
-        rows=catalogue.tag_rows(staff_lang()),
+        rows=staff_queries.tag_rows(staff_lang()),
         form=form,
         action_form=ActionForm(formdata=None),
         problems=problems or [],
@@ -163,8 +163,8 @@ def tags_new() -> Response:
     if form.validate_on_submit():
         try:
             with audited("tag.create", "tag") as entry:
-                catalogue.save_tag(
-                    None, form.tag_texts(), created=created(entry, catalogue.tag_snapshot)
+                taxonomy.save_tag(
+                    None, form.tag_texts(), created=created(entry, taxonomy.tag_snapshot)
                 )
         except CatalogueError as error:
             apply_errors(form, error)
@@ -176,11 +176,11 @@ def tags_new() -> Response:
 
 @admin_route("/tags/<int:tag_id>", Permission.CATALOGUE_READ)
 def tags_edit(tag_id: int) -> Response:
-    tag = or_404(catalogue.load_tag, tag_id)
+    tag = or_404(taxonomy.load_tag, tag_id)
     return _tag_page(tag, TagForm(formdata=None, data=tag_form_data(tag)))
 
 
-def _tag_page(tag: catalogue.Tag, form: TagForm, status: int = 200) -> Response:
+def _tag_page(tag: Tag, form: TagForm, status: int = 200) -> Response:
     return render("admin/catalogue/tag.html", tag=tag, form=form, status=status)
 
 
@@ -189,22 +189,22 @@ def _tag_page(tag: catalogue.Tag, form: TagForm, status: int = 200) -> Response:
 )
 @form_view
 def tags_update(tag_id: int) -> Response:
-    tag = or_404(catalogue.load_tag, tag_id)
+    tag = or_404(taxonomy.load_tag, tag_id)
     form = TagForm()
     if form.validate_on_submit():
-        before = catalogue.tag_snapshot(tag)
+        before = taxonomy.tag_snapshot(tag)
         try:
             with audited(
                 "tag.update",
                 "tag",
                 tag.id,
                 before=before,
-                after=lambda: catalogue.tag_snapshot(tag),
+                after=lambda: taxonomy.tag_snapshot(tag),
             ):
-                catalogue.save_tag(tag.id, form.tag_texts())
+                taxonomy.save_tag(tag.id, form.tag_texts())
         except CatalogueError as error:
             apply_errors(form, error)
-            tag = or_404(catalogue.load_tag, tag_id)
+            tag = or_404(taxonomy.load_tag, tag_id)
         else:
             flash(_("The tag has been saved."), "success")
             return redirect_to(url_for("admin.tags"))
@@ -214,7 +214,7 @@ def tags_update(tag_id: int) -> Response:
 @admin_route("/tags/<int:tag_id>/delete", Permission.CATALOGUE_WRITE, methods=("POST",))
 @form_view
 def tags_delete(tag_id: int) -> Response:
-    tag = or_404(catalogue.load_tag, tag_id)
+    tag = or_404(taxonomy.load_tag, tag_id)
     form = ActionForm()
     if not form.validate_on_submit():
         return _tags_page(
@@ -222,7 +222,7 @@ def tags_delete(tag_id: int) -> Response:
             [_("This action could not be understood. Please try again from the page.")],
             submitted_status(form, 400),
         )
-    with audited("tag.delete", "tag", tag.id, before=catalogue.tag_snapshot(tag)):
-        catalogue.delete_tag(tag.id)
+    with audited("tag.delete", "tag", tag.id, before=taxonomy.tag_snapshot(tag)):
+        taxonomy.delete_tag(tag.id)
     flash(_("The tag has been deleted."), "success")
     return redirect_to(url_for("admin.tags"))

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from shop.accounts.permissions import Permission
 from shop.catalogue import admin as catalogue
 from shop.catalogue.images import ImageRejected, ImageTooLarge
-from shop.catalogue.models import Product
+from shop.catalogue.models import Product, ProductVariant
 from shop.catalogue.services import CatalogueError
 from shop.extensions import htmx
 from shop.web.admin import admin_route
@@ -106,7 +106,7 @@ def products_variant_edit(variant_id: int) -> Response:
     return _variant_page(variant, form)
 
 
-def _variant_page(variant: catalogue.ProductVariant, form: VariantForm, status: int = 200):
+def _variant_page(variant: ProductVariant, form: VariantForm, status: int = 200):
     product = variant.product
     return render(
         "admin/catalogue/variant.html",
