@@ -20,8 +20,9 @@ from shop.extensions import db
 from shop.invoices import services as invoices
 from shop.invoices.models import Invoice
 from shop.invoices.pdf import render_pdf
+from shop.orders import fulfilment
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, Shipment
 from tests import order_factory
 from tests.admin_support import admin_csrf, login_staff
 from tests.conftest import PASSWORD, Auth
@@ -76,7 +77,7 @@ def jeanne(app: Flask, make_user, variants) -> dict[str, int]:
             [(variants[4], 1)], email="jeanne@example.com", address=JEANNE, placed_at=at(12)
         )  # 14,00 €, placed as a guest before logging in
         for order_id in (first, guest):  # shipped: nothing in progress
-            db.session.get(Order, order_id).move_to(OrderStatus.FULFILLED)
+            fulfilment.fulfil(order_id, carrier="colissimo", tracking_number="6A 123 456 789 01")
         queue_email("welcome", "jeanne@example.com", "fr")
         db.session.commit()
     return {
@@ -243,6 +244,12 @@ def test_export_streams_a_zip_of_json_files_and_is_audited_without_personal_data
         "reason": "geste commercial",
     }
     assert second["billing_address"]["last_name"] == "Moreau"
+    first = next(
+        o for o in data["orders.json"] if o["total"] == 2400 and o["lines"][0]["quantity"] == 2
+    )
+    assert first["shipments"][0]["carrier"] == "Colissimo"
+    assert first["shipments"][0]["tracking_number"] == "6A12345678901"
+    assert {item["sku"] for cart in data["carts.json"] for item in cart["items"]} >= {"SKU-2"}
     assert [(i["kind"], i["total"]) for i in data["invoices.json"]] == [("invoice", 2400)]
     assert len(data["carts.json"]) == 4  # her three carts, and the guest cart with her email
     assert data["consent.json"]["marketing_email"] is True
@@ -343,6 +350,10 @@ def test_anonymize_scrubs_the_person_keeps_orders_and_invoices_and_blocks_login(
             invoice.sha256,
         ) == invoice_before
         assert invoice.data["buyer"]["name"] == "Jeanne Moreau"  # legal obligation: untouched
+        assert {
+            (s.carrier, s.tracking_number, s.tracking_url)
+            for s in db.session.scalars(select(Shipment))
+        } == {("colissimo", "", None)}
         mails = db.session.scalars(select(EmailMessage)).all()
         assert not [m for m in mails if "jeanne" in m.to_address + m.text_body + m.html_body]
         scrubbed = [m for m in mails if m.to_address == placeholder]

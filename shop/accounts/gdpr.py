@@ -10,9 +10,10 @@ carries a working link: the export would hand staff a key to the account).
 
 **Anonymization** (right to erasure, art. 17, within the limits of art. 17(3)(b): records the
 law requires us to keep): ``anonymize(user_id)`` scrubs the person from the account and from
-their orders, carts and emails, in one transaction, while every order keeps its number,
-amounts, lines, taxes and payments for the accounting retention period (10 years, Code de
-commerce art. L123-22). What stays, by law:
+their orders (names, addresses, phone, email), shipments (tracking numbers, which open the
+delivery address at the carrier's), carts and emails, in one transaction, while every order
+keeps its number, amounts, lines, taxes and payments for the accounting retention period
+(10 years, Code de commerce art. L123-22). What stays, by law:
 
 - **invoices and credit notes, untouched**: each is an immutable snapshot with its stored
   PDF, and French law requires the buyer's name and address on it (CGI annexe II art. 242
@@ -21,6 +22,10 @@ commerce art. L123-22). What stays, by law:
   that decided its VAT (EU VAT One-Stop-Shop records, 10 years);
 - the SHA-256 of the address in the unsubscribe list (it only answers "may we write to X?",
   and honouring an opt-out is itself a legal duty).
+
+Not searched: free text written by staff (refund and stock-adjustment reasons) and the
+append-only audit log, where staff must not write personal data (the customer pages audit
+ids and counts only); the payment provider keeps its own records of the card payments.
 
 The account's email becomes ``anonymized-<id>@anonymized.invalid`` (unique, undeliverable),
 its password hash a value no password matches, ``anonymized_at`` is set: the person can no
@@ -44,6 +49,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.accounts.models import Role, User, utcnow
 from shop.cart.models import Cart, CartEvent, CartRecoveryEmail, CartRecoveryToken
+from shop.catalogue.models import ProductVariant
 from shop.emails import suppression
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
@@ -139,7 +145,7 @@ def _address_key(address: dict[str, Any]) -> tuple[str, ...]:
 
 def export_files(user_id: int) -> list[tuple[str, Any]]:
     """(file name, JSON-able content) of everything held on a customer, in ``EXPORT_FILES``
-    order. Reads only; thirteen queries whatever the history's size."""
+    order. Reads only; fourteen queries at most, whatever the history's size."""
     user = _customer(user_id)
     orders = (
         db.session.execute(
@@ -183,6 +189,20 @@ def export_files(user_id: int) -> list[tuple[str, Any]]:
             .order_by(CartEvent.at, CartEvent.id)
         ):
             events.setdefault(event.cart_id, []).append(event)
+    variant_ids = {i.variant_id for c in carts for i in c.items} | {
+        e.variant_id for found in events.values() for e in found if e.variant_id
+    }
+    skus = (
+        dict(
+            db.session.execute(
+                select(ProductVariant.id, ProductVariant.sku).where(
+                    ProductVariant.id.in_(variant_ids)
+                )
+            ).all()
+        )
+        if variant_ids
+        else {}
+    )
     addresses_to = {user.email} | {o.email for o in orders}
     emails = db.session.scalars(
         select(EmailMessage)
@@ -240,7 +260,7 @@ def export_files(user_id: int) -> list[tuple[str, Any]]:
                 for i in invoices
             ],
         ),
-        ("carts.json", [_cart_export(c, events.get(c.id, [])) for c in carts]),
+        ("carts.json", [_cart_export(c, events.get(c.id, []), skus) for c in carts]),
         (
             "consent.json",
             {
@@ -340,7 +360,7 @@ def _order_export(
         ],
         "shipments": [
             {
-                "carrier": s.carrier,
+                "carrier": s.carrier_name or s.carrier,
                 "tracking_number": s.tracking_number,
                 "tracking_url": s.tracking_url,
                 "shipped_at": _when(s.shipped_at),
@@ -350,7 +370,7 @@ def _order_export(
     }
 
 
-def _cart_export(cart: Cart, events: list[CartEvent]) -> dict[str, Any]:
+def _cart_export(cart: Cart, events: list[CartEvent], skus: dict[int, str]) -> dict[str, Any]:
     return {
         "status": cart.status,
         "locale": cart.locale,
@@ -359,7 +379,7 @@ def _cart_export(cart: Cart, events: list[CartEvent]) -> dict[str, Any]:
         "last_activity_at": _when(cart.last_activity_at),
         "items": [
             {
-                "variant_id": item.variant_id,
+                "sku": skus.get(item.variant_id),
                 "quantity": item.quantity,
                 "unit_price": item.unit_price,
                 "added_at": _when(item.added_at),
@@ -367,7 +387,12 @@ def _cart_export(cart: Cart, events: list[CartEvent]) -> dict[str, Any]:
             for item in cart.items
         ],
         "history": [
-            {"event": e.kind, "variant_id": e.variant_id, "quantity": e.quantity, "at": _when(e.at)}
+            {
+                "event": e.kind,
+                "sku": skus.get(e.variant_id) if e.variant_id else None,
+                "quantity": e.quantity,
+                "at": _when(e.at),
+            }
             for e in events
         ],
     }
@@ -452,6 +477,13 @@ def anonymize(user_id: int) -> Anonymized:
         order.email = placeholder
         order.shipping_address = _scrubbed(order.shipping_address)
         order.billing_address = _scrubbed(order.billing_address)
+    if orders:
+        # A tracking number opens the parcel's delivery address at the carrier's site.
+        db.session.execute(
+            update(Shipment)
+            .where(Shipment.order_id.in_([o.id for o in orders]))
+            .values(tracking_number="", tracking_url=None)
+        )
     carts = db.session.scalars(select(Cart).where(_carts_of(user))).all()
     cart_ids = [c.id for c in carts]
     for cart in carts:
