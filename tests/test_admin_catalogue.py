@@ -1049,9 +1049,7 @@ def test_amounts_follow_the_staff_language(app, manager):
         product_id = make_product()
     post(manager, "/admin/language", {"locale": "en", "next": "/admin/products"})
 
-    refused = post(
-        manager, f"/admin/products/{product_id}/variants", variant_form(price="12,50")
-    )
+    refused = post(manager, f"/admin/products/{product_id}/variants", variant_form(price="12,50"))
     accepted = post(
         manager, f"/admin/products/{product_id}/variants", variant_form(price="1,234.50")
     )
