@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,41 @@ from shop.config import LOCALES
 from shop.extensions import db
 from shop.invoices.models import Invoice
 
-
-def _weasyprint_html(**kwargs: Any) -> Any:
-    """WeasyPrint's HTML, imported on first use. Importing WeasyPrint turns on Pillow's
-    process-wide LOAD_TRUNCATED_IMAGES; product uploads must refuse truncated files, and
-    invoices carry no raster image, so it is turned back off."""
-    from weasyprint import HTML
-
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    return HTML(**kwargs)
-
 log = logging.getLogger("shop.invoices")
 TEMPLATE = "invoices/invoice.html"
+STYLESHEET = "invoices/invoice.css"
+
+
+class _Toolkit(threading.local):
+    """WeasyPrint's ``HTML``, one font configuration and the parsed invoice stylesheet, made
+    once per thread (fonts found and CSS parsed once, not per invoice). ``worker.py`` makes
+    them before forking (``warm_up``), so every work horse starts with them in memory."""
+
+    html: Any = None
+    fonts: Any = None
+    stylesheet: Any = None
+
+
+_toolkit = _Toolkit()
+
+
+def warm_up() -> None:
+    """Import WeasyPrint, load the fonts and parse the stylesheet now (in an app context).
+
+    Importing WeasyPrint turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES; product
+    uploads must refuse truncated files, and invoices carry no raster image, so it is
+    turned back off."""
+    if _toolkit.html is not None:
+        return
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    fonts = FontConfiguration()
+    source, _, _ = current_app.jinja_loader.get_source(current_app.jinja_env, STYLESHEET)
+    _toolkit.stylesheet = CSS(string=source, font_config=fonts)
+    _toolkit.fonts = fonts
+    _toolkit.html = HTML
 
 
 def invoices_root() -> Path:
@@ -54,11 +78,13 @@ def _relative_path(invoice: Invoice, locale: str) -> str:
 def render_pdf(invoice_id: int, locale: str | None = None) -> Path:
     """The invoice's PDF, rendered on the first call and read from disk afterwards.
 
-    The row is locked while rendering the document of record, so two workers never write
-    it twice; a file lost from disk is rendered again from the same snapshot (and logged).
+    Rendering holds no lock and no transaction (the snapshot never changes); the document
+    of record is then written under the invoice's row lock, once: a worker that finds it
+    written meanwhile keeps that file and drops its own copy. A file lost from disk is
+    rendered again from the same snapshot (and logged).
     """
     invoice = db.session.execute(
-        db.select(Invoice).where(Invoice.id == invoice_id).with_for_update()
+        db.select(Invoice).where(Invoice.id == invoice_id).execution_options(populate_existing=True)
     ).scalar_one()
     locale = locale or invoice.locale
     if locale not in LOCALES:
@@ -71,23 +97,36 @@ def render_pdf(invoice_id: int, locale: str | None = None) -> Path:
         return path
     if of_record and invoice.pdf_path:
         log.warning("invoice PDF missing, rendered again", extra={"invoice": invoice.full_number})
-    content = render_bytes(invoice, locale)
-    _write_atomically(path, content)
-    if of_record:
-        invoice.pdf_path = relative
-        invoice.sha256 = hashlib.sha256(content).hexdigest()
-        db.session.commit()
-    else:
+    data, kind = invoice.data, invoice.kind
+    db.session.rollback()
+    content = render_bytes(data, kind, locale)
+    if not of_record:
+        _write_atomically(path, content)
+        return path
+    invoice = db.session.execute(
+        db.select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if invoice.pdf_path == relative and path.exists():
         db.session.rollback()
+        return path
+    _write_atomically(path, content)
+    invoice.pdf_path = relative
+    invoice.sha256 = hashlib.sha256(content).hexdigest()
+    db.session.commit()
     return path
 
 
-def render_bytes(invoice: Invoice, locale: str) -> bytes:
+def render_bytes(data: dict[str, Any], kind: str, locale: str) -> bytes:
+    warm_up()
     with force_locale(locale):
         html = current_app.jinja_env.get_template(TEMPLATE).render(
-            **template_context(invoice.data, invoice.kind, locale)
+            **template_context(data, kind, locale)
         )
-    return _weasyprint_html(string=html, base_url=str(invoices_root())).write_pdf()
+    document = _toolkit.html(string=html, base_url=str(invoices_root()))
+    return document.write_pdf(stylesheets=[_toolkit.stylesheet], font_config=_toolkit.fonts)
 
 
 def template_context(data: dict[str, Any], kind: str, locale: str) -> dict[str, Any]:
