@@ -69,6 +69,7 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         values.update(_catalogue_samples())
         values.update(_settings_samples())
         values.update(_outbox_samples())
+        values.update(_order_samples())
     return values
 
 
@@ -146,3 +147,20 @@ def _cart_sample() -> int:
     db.session.add(cart)
     db.session.commit()
     return cart.id
+
+
+def _order_samples() -> dict[str, int]:
+    """An order awaiting a bank transfer, a paid one with its invoice, and a stocked variant
+    (admin.orders_*, admin.stock_*)."""
+    from shop.extensions import db
+    from shop.invoices import services as invoices
+    from shop.orders import services as orders
+    from shop.orders.models import Order
+    from tests.test_payments import place_pending_order
+
+    pending = place_pending_order(payment_method="bank_transfer")
+    paid = place_pending_order(payment_method="bank_transfer")
+    orders.mark_paid(paid, provider="bank_transfer")
+    invoice = invoices.issue_invoice(paid)
+    variant_id = db.session.get(Order, pending).lines[0].variant_id
+    return {"order_id": pending, "invoice_id": invoice.id, "variant_id": variant_id}

@@ -50,3 +50,4 @@ from shop.web.admin import settings  # noqa: E402, F401
 from shop.web.admin import customers  # noqa: E402, F401
 from shop.web.admin import kpis  # noqa: E402, F401
 from shop.web.admin import carts  # noqa: E402, F401
+from shop.web.admin import orders, stock  # noqa: E402, F401
