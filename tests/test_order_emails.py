@@ -146,9 +146,22 @@ def test_cancellation_and_refund_mails(app, shop, mailbox, rq_worker):
     cancellation = mailbox.wait_for("annule@example.com", count=2)[1]
     assert cancellation["Subject"] == f"Order {cancelled_number} cancelled"
     assert "has been cancelled" in _text(cancellation)
-    refund = mailbox.wait_for("rembourse@example.com", count=3)[2]
+    received = mailbox.wait_for("rembourse@example.com", count=3)
+    [refund] = [m for m in received if m["Message-ID"].startswith("<order_refunded.")]
     assert refund["Subject"] == f"Refund for order {paid_number}"
     assert f"We have refunded €10.00 on your order {paid_number}." in _text(refund)
+    # The refund mail carries its credit note, which names the invoice it credits.
+    [receipt] = [m for m in received if m["Message-ID"].startswith("<order_paid.")]
+    invoice_number = next(receipt.iter_attachments()).get_filename()[:-4]
+    [note] = list(refund.iter_attachments())
+    assert note.get_content_type() == "application/pdf"
+    assert re.fullmatch(r"AV-\d{4}-\d{6}\.pdf", note.get_filename())
+    pdf_text = subprocess.run(
+        ["pdftotext", "-", "-"], input=note.get_content(), capture_output=True, check=True
+    ).stdout.decode()
+    assert "Credit note" in pdf_text and note.get_filename()[:-4] in pdf_text
+    assert f"Credits invoice {invoice_number}" in pdf_text
+    assert "Partial refund" in pdf_text and "€10.00" in pdf_text
 
 
 def test_dispatching_an_event_again_sends_no_second_mail(app, shop, mailbox, rq_worker):
