@@ -232,3 +232,51 @@ def test_default_is_the_last_30_days(app):
     page = client.get("/admin/kpis").get_data(as_text=True)
     assert re.search(r'<option selected value="30d">|<option value="30d" selected>', page)
     assert "(30\u00a0jours)" in page or "(30 jours)" in page
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_counts_what_needs_doing_in_one_query(app, sales, queries):
+    from shop.outbox.models import OutboxEvent, OutboxStatus
+    from shop.reports import dashboard
+
+    with app.app_context():
+        order_factory.place([(sales["variants"][4], 1)])  # paid just now: 14 €
+        db.session.add(OutboxEvent(type="order_paid", payload={}, status=OutboxStatus.DEAD))
+        db.session.commit()
+        with queries() as statements:
+            counts = dashboard.counts(
+                orders=True, stock=True, outbox=True, revenue=True, zone=PARIS
+            )
+    assert len(statements) == 1
+    # Paid, not shipped: C, D, G, H, I and today's (A and B were partly refunded).
+    assert counts == dashboard.Counts(
+        to_ship=6,
+        awaiting_transfer=1,
+        low_stock=2,  # product 5 has no stock, the draft product's variant no item at all
+        dead_events=1,
+        revenue_today=1400,
+        paid_today=1,
+    )
+
+    client = app.test_client()
+    login_staff(client, app, "manager")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert '<a href="/admin/orders?status=paid" class="attention">' in page
+    assert '<span class="dashboard-count">6</span>' in page and "commandes à expédier" in page
+    assert 'href="/admin/orders?status=pending_payment&amp;payment=bank_transfer"' in page
+    assert "commande en attente d’un virement" in page
+    assert 'href="/admin/stock/low"' in page and 'href="/admin/outbox"' in page
+    assert "14,00\u00a0€" in page and "chiffre d’affaires du jour (1 commande payée)" in page
+    today = kpis.today_in(PARIS).isoformat()
+    assert f'href="/admin/kpis?preset=custom&amp;start={today}&amp;end={today}"' in page
+
+
+def test_support_sees_only_the_order_counts(app, sales, queries):
+    client = app.test_client()
+    login_staff(client, app, "support")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "commandes à expédier" in page
+    assert "/admin/stock" not in page and "/admin/outbox" not in page and "/admin/kpis" not in page
+    assert "chiffre d’affaires du jour" not in page

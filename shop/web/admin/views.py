@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import flash, request, url_for
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -10,14 +12,30 @@ from werkzeug.wrappers import Response
 from shop.accounts import services as accounts
 from shop.accounts.permissions import Permission
 from shop.config import LOCALES
-from shop.web.admin import admin_route
+from shop.reports import dashboard as dashboard_counts
+from shop.reports.kpis import today_in
+from shop.web.admin import admin_route, can
 from shop.web.admin.auditing import audited
 from shop.web.htmx import redirect_to, render
 
 
 @admin_route("/", Permission.DASHBOARD)
 def dashboard() -> Response:
-    return render("admin/dashboard.html")
+    """What needs doing now, limited to what the staff member's role may see."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    counts = dashboard_counts.counts(
+        orders=can(Permission.ORDERS_READ),
+        stock=can(Permission.STOCK_READ),
+        outbox=can(Permission.OUTBOX),
+        revenue=can(Permission.KPIS),
+        zone=zone,
+    )
+    return render(
+        "admin/dashboard.html",
+        counts=counts,
+        today=today_in(zone).isoformat(),
+        has_page=lambda endpoint: endpoint in current_app.view_functions,
+    )
 
 
 @admin_route("/language", Permission.DASHBOARD, methods=("POST",), before_two_factor=True)
@@ -42,12 +60,19 @@ def language() -> Response:
     return redirect_to(back)
 
 
-from shop.web.admin import catalogue_products  # noqa: E402, F401
-from shop.web.admin import catalogue_variants  # noqa: E402, F401
-from shop.web.admin import catalogue_taxonomy  # noqa: E402, F401
-from shop.web.admin import audit_log, outbox, staff, two_factor  # noqa: E402, F401
-from shop.web.admin import settings  # noqa: E402, F401
-from shop.web.admin import customers  # noqa: E402, F401
-from shop.web.admin import kpis  # noqa: E402, F401
-from shop.web.admin import carts  # noqa: E402, F401
-from shop.web.admin import orders, stock  # noqa: E402, F401
+# Each area's views register their routes on import.
+from shop.web.admin import (  # noqa: E402, F401
+    audit_log,
+    carts,
+    catalogue_products,
+    catalogue_taxonomy,
+    catalogue_variants,
+    customers,
+    kpis,
+    orders,
+    outbox,
+    settings,
+    staff,
+    stock,
+    two_factor,
+)
