@@ -22,7 +22,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -36,6 +49,7 @@ from shop.catalogue.models import (
     ProductVariant,
 )
 from shop.extensions import db
+from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryReservation
 
 SIGNING_SALT = "comptoir.cart"
@@ -201,69 +215,161 @@ def get_or_create_cart(
 
 
 # -- changing a cart ---------------------------------------------------------------------
+# Adding to the cart is the shop's busiest write, so changes run prebuilt Core statements:
+# one UPDATE locks the cart row (as FOR UPDATE would) and records the activity, one SELECT
+# reads the variant, its stock, the cart's line for it, the cart's units and whether the
+# cart holds stock, then the line and the event are written.
+
+_carts = Cart.__table__
+_lines = CartItem.__table__
+_events = CartEvent.__table__
+_variants = ProductVariant.__table__
+_products = Product.__table__
+_stock_items = InventoryItem.__table__
+_holds = InventoryReservation.__table__
+_units_lines = _lines.alias("units_lines")
 
 
-def _lock(cart_id: int) -> Cart:
-    cart = db.session.execute(
-        select(Cart).where(Cart.id == cart_id, Cart.status.in_(CartStatus.OPEN)).with_for_update()
-    ).scalar_one_or_none()
+def _lock_statement(*owner: Any) -> Update:
+    """The open cart matching ``owner``, locked and marked active: its id, token and customer."""
+    return (
+        update(_carts)
+        .where(*owner, _carts.c.status.in_(CartStatus.OPEN))
+        .values(
+            # Any change makes an abandoned cart active again (see ``Cart.mark_active``).
+            status=CartStatus.ACTIVE,
+            abandoned_at=None,
+            last_activity_at=bindparam("now"),
+            locale=func.coalesce(bindparam("new_locale", type_=String), _carts.c.locale),
+            email=func.coalesce(bindparam("new_email", type_=String), _carts.c.email),
+        )
+        .returning(_carts.c.id, _carts.c.token, _carts.c.customer_id)
+    )
+
+
+_LOCK_BY_ID = _lock_statement(_carts.c.id == bindparam("cart"))
+_LOCK_GUEST_CART = _lock_statement(
+    _carts.c.token == bindparam("guest_token"), _carts.c.customer_id.is_(None)
+)
+_LOCK_CUSTOMER_CART = _lock_statement(_carts.c.customer_id == bindparam("customer"))
+_NEW_CART = insert(_carts).returning(_carts.c.id, _carts.c.token, _carts.c.customer_id)
+
+
+def _stock_statement(*where: Any) -> Select[Any]:
+    """The variant's price, whether it is for sale, its free stock, this cart's line for it,
+    the units in the cart and whether the cart holds stock (an open checkout)."""
+    return (
+        select(
+            _variants.c.id.label("variant_id"),
+            _variants.c.price,
+            and_(_variants.c.is_active, _products.c.status == ProductStatus.ACTIVE).label(
+                "purchasable"
+            ),
+            _variants.c.track_inventory.label("tracked"),
+            (_stock_items.c.on_hand - _stock_items.c.reserved).label("left"),
+            _lines.c.id.label("line_id"),
+            _lines.c.quantity.label("line_quantity"),
+            select(func.coalesce(func.sum(_units_lines.c.quantity), 0))
+            .where(_units_lines.c.cart_id == bindparam("cart"))
+            .scalar_subquery()
+            .label("units"),
+            exists()
+            .where(_holds.c.cart_id == bindparam("cart"), _holds.c.order_id.is_(None))
+            .label("held"),
+        )
+        .select_from(
+            _variants.join(_products, _products.c.id == _variants.c.product_id)
+            .outerjoin(_stock_items, _stock_items.c.variant_id == _variants.c.id)
+            .outerjoin(
+                _lines,
+                and_(_lines.c.variant_id == _variants.c.id, _lines.c.cart_id == bindparam("cart")),
+            )
+        )
+        .where(*where)
+    )
+
+
+_STOCK_OF_VARIANT = _stock_statement(_variants.c.id == bindparam("variant"))
+_STOCK_OF_LINE = _stock_statement(_lines.c.id == bindparam("line"))
+_SET_LINE = (
+    update(_lines)
+    .where(_lines.c.id == bindparam("line"))
+    .values(quantity=bindparam("new_quantity"), unit_price=bindparam("price"))
+)
+_SET_LINE_QUANTITY = (
+    update(_lines)
+    .where(_lines.c.id == bindparam("line"))
+    .values(quantity=bindparam("new_quantity"))
+)
+_NEW_LINE = insert(_lines)
+_DELETE_LINE = (
+    delete(_lines)
+    .where(_lines.c.id == bindparam("line"), _lines.c.cart_id == bindparam("cart"))
+    .returning(_lines.c.variant_id, _lines.c.quantity)
+)
+_NEW_EVENT = insert(_events)
+
+
+@dataclass(frozen=True)
+class Added:
+    """An add that went through: the cart (made on a visitor's first add) and the units it
+    now holds (the header badge)."""
+
+    cart_id: int
+    token: str
+    customer_id: int | None
+    units: int
+
+    @property
+    def guest_token(self) -> str | None:
+        """The token for the cookie: guests only (customers need none)."""
+        return self.token if self.customer_id is None else None
+
+
+def _locked(statement: Update, params: dict[str, Any], locale: str | None, email: str | None):
+    return db.session.execute(
+        statement,
+        {**params, "now": utcnow(), "new_locale": locale or None, "new_email": email or None},
+    ).first()
+
+
+def _lock(cart_id: int, locale: str | None = None) -> Any:
+    cart = _locked(_LOCK_BY_ID, {"cart": cart_id}, locale, None)
     if cart is None:
-        raise CartNotFound()
+        raise _refused(CartNotFound())
     return cart
 
 
 def _release_holds(cart_id: int) -> None:
     """A changed cart gives back the stock its checkout was holding."""
-    from shop.inventory import services as inventory
-
-    release = getattr(inventory, "release_cart_holds", None)
-    if release is not None:
-        release(cart_id, commit=False)
+    inventory.release_cart_holds(cart_id, commit=False)
 
 
-@dataclass
-class _Stock:
-    price: int
-    purchasable: bool
-    available: int | None  # None: not tracked
-    line: CartItem | None
+def _stock_row(statement: Select[Any], params: dict[str, Any], error: CartError) -> Any:
+    """The stock row, after giving back the cart's holds if it has some (they count as free
+    stock for this cart); ``error`` when there is no such variant or line."""
+    row = db.session.execute(statement, params).first()
+    if row is not None and row.held:
+        _release_holds(params["cart"])
+        row = db.session.execute(statement, params).first()
+    if row is None:
+        raise _refused(error)
+    return row
 
 
-def _stock_query(cart_id: int):
-    """Variant, product status, stock and this cart's line for it: one SELECT."""
-    return (
-        select(
-            ProductVariant.price,
-            and_(ProductVariant.is_active, Product.status == ProductStatus.ACTIVE),
-            ProductVariant.track_inventory,
-            InventoryItem.on_hand - InventoryItem.reserved,
-            CartItem,
-        )
-        .join(Product, Product.id == ProductVariant.product_id)
-        .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
-        .outerjoin(
-            CartItem, and_(CartItem.variant_id == ProductVariant.id, CartItem.cart_id == cart_id)
-        )
-    )
+def _available(row: Any) -> int | None:
+    """Free units for a stock row (None: not tracked, no limit)."""
+    return max(row.left or 0, 0) if row.tracked else None
 
 
-def _stock(row: Any) -> _Stock:
-    price, purchasable, tracked, left, line = row
-    return _Stock(
-        price=price,
-        purchasable=bool(purchasable),
-        available=max(left or 0, 0) if tracked else None,
-        line=line,
-    )
-
-
-def _check(stock: _Stock, quantity: int) -> None:
+def _check(row: Any, quantity: int) -> None:
     """The tighter of the two caps speaks: stock when fewer are left than the line maximum."""
-    if not stock.purchasable:
+    if not row.purchasable:
         raise VariantUnavailable()
     limit = max_per_line()
-    if stock.available is not None and stock.available < limit and quantity > stock.available:
-        raise NotEnoughStock(stock.available)
+    available = _available(row)
+    if available is not None and available < limit and quantity > available:
+        raise NotEnoughStock(available)
     if quantity > limit:
         raise TooManyForOneLine(limit)
 
@@ -275,7 +381,16 @@ def _touch(cart: Cart, locale: str | None) -> None:
 
 
 def _record(cart_id: int, kind: str, variant_id: int | None, quantity: int | None) -> None:
-    db.session.add(CartEvent(cart_id=cart_id, kind=kind, variant_id=variant_id, quantity=quantity))
+    db.session.execute(
+        _NEW_EVENT,
+        {
+            "cart_id": cart_id,
+            "kind": kind,
+            "variant_id": variant_id,
+            "quantity": quantity,
+            "at": utcnow(),
+        },
+    )
 
 
 def _refused(error: CartError) -> CartError:
@@ -283,85 +398,118 @@ def _refused(error: CartError) -> CartError:
     return error
 
 
-def add_item(
-    cart_id: int, variant_id: int, quantity: int, *, locale: str | None = None
-) -> CartItem:
+def add_to_cart(
+    *,
+    token: str | None,
+    customer_id: int | None,
+    variant_id: int,
+    quantity: int,
+    locale: str,
+    email: str | None = None,
+) -> Added:
+    """Add ``quantity`` units to the visitor's open cart, made on their first add (with a
+    fresh token: a stale token from the cookie is never reused). One transaction: a refused
+    first add leaves no empty cart behind."""
+    if quantity < 1:
+        raise _refused(QuantityInvalid())
+    for attempt in (1, 2):
+        cart = None
+        if customer_id is not None:
+            cart = _locked(_LOCK_CUSTOMER_CART, {"customer": customer_id}, locale, email)
+        elif token is not None:
+            cart = _locked(_LOCK_GUEST_CART, {"guest_token": token}, locale, email)
+        try:
+            if cart is None:
+                now = utcnow()
+                cart = db.session.execute(
+                    _NEW_CART,
+                    {
+                        "token": make_token(),
+                        "customer_id": customer_id,
+                        "status": CartStatus.ACTIVE,
+                        "locale": locale,
+                        "email": email,
+                        "created_at": now,
+                        "last_activity_at": now,
+                    },
+                ).one()
+            return _add(cart, variant_id, quantity)
+        except IntegrityError:
+            # The same customer's other request made their cart, or added this variant,
+            # first: start again on theirs, once.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def add_item(cart_id: int, variant_id: int, quantity: int, *, locale: str | None = None) -> Added:
     """Add ``quantity`` units, to the variant's line if the cart has one (at today's price)."""
     if quantity < 1:
         raise _refused(QuantityInvalid())
     for attempt in (1, 2):
-        cart = _lock(cart_id)
-        _release_holds(cart_id)
-        row = db.session.execute(
-            _stock_query(cart_id).where(ProductVariant.id == variant_id)
-        ).one_or_none()
-        if row is None:
-            raise _refused(VariantUnavailable())
-        stock = _stock(row)
-        line = stock.line
+        cart = _lock(cart_id, locale)
         try:
-            _check(stock, (line.quantity if line else 0) + quantity)
-        except CartError as error:
-            raise _refused(error) from None
-        if line is None:
-            line = CartItem(
-                cart_id=cart_id, variant_id=variant_id, quantity=quantity, unit_price=stock.price
-            )
-            db.session.add(line)
-        else:
-            line.quantity += quantity
-            line.unit_price = stock.price
-        _touch(cart, locale)
-        _record(cart_id, CartEventKind.ADDED, variant_id, quantity)
-        try:
-            db.session.commit()
+            return _add(cart, variant_id, quantity)
         except IntegrityError:
-            # Another request added the same variant between our read and our insert
-            # (without the cart lock): add to its line instead, once.
             db.session.rollback()
             if attempt == 2:
                 raise
-            continue
-        return line
     raise AssertionError("unreachable")
 
 
-def set_quantity(
-    cart_id: int, item_id: int, quantity: int, *, locale: str | None = None
-) -> CartItem:
-    if quantity < 1:
-        raise _refused(QuantityInvalid())
-    cart = _lock(cart_id)
-    _release_holds(cart_id)
-    row = db.session.execute(_stock_query(cart_id).where(CartItem.id == item_id)).one_or_none()
-    if row is None:
-        raise _refused(ItemNotFound())
-    stock = _stock(row)
-    line = stock.line
-    assert line is not None  # the query matched on the line
+def _add(cart: Any, variant_id: int, quantity: int) -> Added:
+    """The cart row is locked: add to its line for the variant, or make one. Commits."""
+    row = _stock_row(
+        _STOCK_OF_VARIANT, {"cart": cart.id, "variant": variant_id}, VariantUnavailable()
+    )
+    had = row.line_quantity or 0
     try:
-        _check(stock, quantity)
+        _check(row, had + quantity)
     except CartError as error:
         raise _refused(error) from None
-    if line.quantity != quantity:
-        line.quantity = quantity
-        _record(cart_id, CartEventKind.UPDATED, line.variant_id, quantity)
-    _touch(cart, locale)
+    if row.line_id is None:
+        db.session.execute(
+            _NEW_LINE,
+            {
+                "cart_id": cart.id,
+                "variant_id": variant_id,
+                "quantity": quantity,
+                "unit_price": row.price,
+                "added_at": utcnow(),
+            },
+        )
+    else:
+        db.session.execute(
+            _SET_LINE, {"line": row.line_id, "new_quantity": had + quantity, "price": row.price}
+        )
+    _record(cart.id, CartEventKind.ADDED, variant_id, quantity)
     db.session.commit()
-    return line
+    return Added(cart.id, cart.token, cart.customer_id, units=int(row.units) + quantity)
+
+
+def set_quantity(cart_id: int, item_id: int, quantity: int, *, locale: str | None = None) -> None:
+    if quantity < 1:
+        raise _refused(QuantityInvalid())
+    _lock(cart_id, locale)
+    row = _stock_row(_STOCK_OF_LINE, {"cart": cart_id, "line": item_id}, ItemNotFound())
+    try:
+        _check(row, quantity)
+    except CartError as error:
+        raise _refused(error) from None
+    if row.line_quantity != quantity:
+        db.session.execute(_SET_LINE_QUANTITY, {"line": item_id, "new_quantity": quantity})
+        _record(cart_id, CartEventKind.UPDATED, row.variant_id, quantity)
+    db.session.commit()
 
 
 def remove_item(cart_id: int, item_id: int, *, locale: str | None = None) -> None:
-    cart = _lock(cart_id)
-    line = db.session.execute(
-        select(CartItem).where(CartItem.id == item_id, CartItem.cart_id == cart_id)
-    ).scalar_one_or_none()
+    _lock(cart_id, locale)
+    line = db.session.execute(_DELETE_LINE, {"line": item_id, "cart": cart_id}).first()
     if line is None:
         raise _refused(ItemNotFound())
     _release_holds(cart_id)
     _record(cart_id, CartEventKind.REMOVED, line.variant_id, line.quantity)
-    db.session.delete(line)
-    _touch(cart, locale)
     db.session.commit()
 
 
@@ -438,10 +586,11 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
     rows = db.session.execute(
         select(
             CartItem,
-            ProductVariant.price,
-            and_(ProductVariant.is_active, Product.status == ProductStatus.ACTIVE),
-            ProductVariant.track_inventory,
-            InventoryItem.on_hand - InventoryItem.reserved,
+            and_(ProductVariant.is_active, Product.status == ProductStatus.ACTIVE).label(
+                "purchasable"
+            ),
+            ProductVariant.track_inventory.label("tracked"),
+            (InventoryItem.on_hand - InventoryItem.reserved).label("left"),
             own_line,
         )
         .join(ProductVariant, ProductVariant.id == CartItem.variant_id)
@@ -455,19 +604,20 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
     ).all()
     limit = max_per_line()
     moved = 0
-    for guest_line, *state in rows:
-        stock = _stock(state)
-        if not stock.purchasable:
+    for row in rows:
+        guest_line, mine = row[0], row[-1]  # the guest's line, the customer's (or None)
+        if not row.purchasable:
             continue
-        had = stock.line.quantity if stock.line else 0
+        had = mine.quantity if mine else 0
         wanted = min(had + guest_line.quantity, limit)
-        if stock.available is not None:
-            wanted = min(wanted, stock.available)
+        available = _available(row)
+        if available is not None:
+            wanted = min(wanted, available)
         wanted = max(wanted, had)
         if wanted == had:
             continue
         moved += wanted - had
-        if stock.line is None:
+        if mine is None:
             db.session.add(
                 CartItem(
                     cart_id=own.id,
@@ -478,7 +628,7 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
                 )
             )
         else:
-            stock.line.quantity = wanted
+            mine.quantity = wanted
     guest.status = CartStatus.MERGED
     guest.last_activity_at = utcnow()
     own.email = own.email or email

@@ -289,19 +289,20 @@ def add() -> Response:
         token, customer_id = cookie.visitor()
     except CartTokenInvalid as error:
         return cookie.forget(_add_refused(form, error.message, 400))
-    cart = services.get_or_create_cart(
-        token=token,
-        customer_id=customer_id,
-        locale=g.lang,
-        email=current_user.email if current_user.is_authenticated else None,
-    )
-    cart_id, cart_token = cart.id, cookie.guest_token_of(cart)
     try:
-        services.add_item(cart_id, variant_id, quantity, locale=g.lang)
+        added = services.add_to_cart(
+            token=token,
+            customer_id=customer_id,
+            variant_id=variant_id,
+            quantity=quantity,
+            locale=g.lang,
+            email=current_user.email if current_user.is_authenticated else None,
+        )
     except CartError as error:
         return _add_refused(form, error.message, _status(error))
+    cart_token = added.guest_token
     if wants_fragment():
-        g.cart_count = services.item_count(token=cart_token, customer_id=customer_id)
+        g.cart_count = added.units
         done = AddForm(variant_id=form.variant_id, next=form.next, added=True)
         response = _respond(
             "cart/add.html", "cart/_add_form.html", status=200, badge=True, add=done
