@@ -7,8 +7,9 @@ Run it with the shop's environment (``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KE
 ``bench/run.py`` does; it prints one JSON object on its last line of stdout.
 
 ``services`` measures the service layer, no HTTP: each thread has its own app context (so its
-own database session) and, per order, makes a cart with 1 to 3 lines
-(``get_or_create_cart`` + ``add_item``), calls ``start_checkout`` then ``place_order``.
+own database session) and, per order, makes a cart with 1 to 3 lines (``add_to_cart``, the
+service the add-to-cart view calls: the first add makes the cart), calls ``start_checkout``
+then ``place_order``.
 
 ``http`` drives a running shop like 8 browsers: per order, 1 to 3 HTMX add-to-cart POSTs,
 then GET /fr/commande, POST /fr/commande (details), GET and POST /fr/commande/recapitulatif,
@@ -354,10 +355,16 @@ def service_client(app, args: argparse.Namespace, pool: list[int], number: int, 
             try:
                 t0 = time.perf_counter()
                 _step.name = "cart"
-                cart = carts.get_or_create_cart(token=None, customer_id=None, locale="fr")
-                cart_id = cart.id
+                token = None  # the first add makes the cart, as the add-to-cart view does
                 for variant_id in rng.sample(pool, rng.randint(1, 3)):
-                    carts.add_item(cart_id, variant_id, rng.randint(1, 2), locale="fr")
+                    added = carts.add_to_cart(
+                        token=token,
+                        customer_id=None,
+                        variant_id=variant_id,
+                        quantity=rng.randint(1, 2),
+                        locale="fr",
+                    )
+                    token, cart_id = added.token, added.cart_id
                 t1 = time.perf_counter()
                 _step.name = "start_checkout"
                 checkout.start_checkout(cart_id)

@@ -114,6 +114,7 @@ def _session_app(test_env: dict[str, str]) -> Iterator[Flask]:
 
 
 def _empty_tables(app: Flask) -> None:
+    from shop.checkout.cache import rules_changed
     from shop.extensions import db, limiter
 
     with app.app_context():
@@ -124,6 +125,7 @@ def _empty_tables(app: Flask) -> None:
             # act on another test's rows.
             connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
         limiter.reset()
+        rules_changed()  # tax rates and shipping methods went with the tables
 
 
 def _limiter_state() -> tuple:

@@ -33,7 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, select
 
+from shop.checkout import cache
 from shop.checkout.models import TaxRate
 from shop.extensions import db
 
@@ -180,26 +182,50 @@ def compute(
     )
 
 
+_RATES = (
+    select(
+        TaxRate.region,
+        TaxRate.tax_class,
+        TaxRate.name_fr,
+        TaxRate.name_en,
+        TaxRate.rate_ppm,
+    )
+    .where(
+        TaxRate.country == bindparam("country"),
+        TaxRate.region.in_(bindparam("regions", expanding=True)),
+    )
+    .order_by(TaxRate.position, TaxRate.id)
+)
+
+
+def _rate_rows(country: str, region: str) -> tuple[tuple[str, str, str, str, int], ...]:
+    """The destination's rows (its region's and its country's), read through the cache."""
+    return cache.cached(
+        ("tax_rates", country, region),
+        lambda: tuple(
+            tuple(row)
+            for row in db.session.execute(
+                _RATES, {"country": country, "regions": sorted({region, ""})}
+            )
+        ),
+    )
+
+
 def _rates(
     country: str, region: str
 ) -> tuple[dict[str, tuple[ComponentKey, ...]], dict[ComponentKey, int]]:
     """The components of each tax class at the destination, and each component's rank."""
-    rows = db.session.execute(
-        db.select(TaxRate)
-        .where(TaxRate.country == country, TaxRate.region.in_({region, ""}))
-        .order_by(TaxRate.position, TaxRate.id)
-    ).scalars()
-    by_region: dict[str, list[TaxRate]] = defaultdict(list)
-    for row in rows:
-        by_region[row.region].append(row)
+    by_region: dict[str, list[tuple[str, str, str, str, int]]] = defaultdict(list)
+    for row in _rate_rows(country, region):
+        by_region[row[0]].append(row)
     chosen = (by_region.get(region) if region else None) or by_region.get("")
     if not chosen:
         raise UnsupportedDestination(country, region)
     classes: dict[str, dict[ComponentKey, None]] = defaultdict(dict)
     order: dict[ComponentKey, int] = {}
-    for row in chosen:
-        key = (row.name_fr, row.name_en, row.rate_ppm)
-        classes[row.tax_class][key] = None
+    for _, tax_class, name_fr, name_en, rate_ppm in chosen:
+        key = (name_fr, name_en, rate_ppm)
+        classes[tax_class][key] = None
         order.setdefault(key, len(order))
     return {name: tuple(keys) for name, keys in classes.items()}, order
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.models import utcnow
@@ -47,21 +47,25 @@ class NotCancellable(OrderError):
 # -- numbers and access ----------------------------------------------------------------------
 
 
+_sequences = OrderNumberSequence.__table__
+_NEXT_NUMBER = (
+    update(_sequences)
+    .where(_sequences.c.year == bindparam("y"))
+    .values(last_value=_sequences.c.last_value + 1)
+    .returning(_sequences.c.last_value)
+)
+
+
 def next_number(moment: datetime | None = None) -> str:
     """``CMD-2026-000123``: a row-locked counter per year, gapless within committed orders."""
     year = (moment or utcnow()).year
     for _ in range(2):
-        value = db.session.execute(
-            update(OrderNumberSequence)
-            .where(OrderNumberSequence.year == year)
-            .values(last_value=OrderNumberSequence.last_value + 1)
-            .returning(OrderNumberSequence.last_value)
-        ).scalar_one_or_none()
+        value = db.session.execute(_NEXT_NUMBER, {"y": year}).scalar_one_or_none()
         if value is not None:
             return f"CMD-{year}-{value:06d}"
         try:
             with db.session.begin_nested():
-                db.session.execute(insert(OrderNumberSequence).values(year=year, last_value=0))
+                db.session.execute(insert(_sequences).values(year=year, last_value=0))
         except IntegrityError:
             pass  # another transaction created this year's counter first
     raise RuntimeError("could not allocate an order number")
