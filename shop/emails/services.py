@@ -158,10 +158,25 @@ def attachments_for(message: EmailMessage) -> list[Attachment]:
     return list(attachments.for_email(message))
 
 
+def may_have_attachments(message_id: str) -> bool:
+    """Whether a message could carry files (without loading it): only the mails of the
+    events the invoices package attaches documents to."""
+    try:
+        from shop.invoices import attachments
+    except ImportError:
+        return False
+    source = _source_of(message_id)
+    return source is not None and source[0] in attachments.EVENT_TYPES
+
+
 def source_event(message: EmailMessage) -> tuple[str, int] | None:
     """The outbox event a message was queued for: ``<order_paid.123@shop>`` → ("order_paid",
     123); None for messages not queued by an event handler."""
-    local = message.message_id.strip("<>").rsplit("@", 1)[0]
+    return _source_of(message.message_id)
+
+
+def _source_of(message_id: str) -> tuple[str, int] | None:
+    local = message_id.strip("<>").rsplit("@", 1)[0]
     event_type, _, event_id = local.rpartition(".")
     if not event_type or not event_id.isdigit():
         return None
@@ -198,6 +213,7 @@ def deliver(
     *,
     send: Callable[[MimeMessage], None] | None = None,
     skip_locked: bool = False,
+    has_attachments: bool = True,
 ) -> bool:
     """Send one queued email; safe to run twice (a sent message is skipped).
 
@@ -205,19 +221,22 @@ def deliver(
     Returns whether this call sent it. An SMTP failure is recorded (attempts, last_error),
     re-raised, and retried later by ``retry_due``. ``send`` replaces ``transport.send``
     (a batch passes its open session); with ``skip_locked``, a message another worker holds
-    is left to it (returns False) instead of waited for.
+    is left to it (returns False) instead of waited for. ``has_attachments=False`` (the
+    caller knows, see ``may_have_attachments``) saves the first read.
     """
-    waiting = db.session.execute(
-        db.select(EmailMessage).where(
-            EmailMessage.id == email_id, EmailMessage.status == EmailStatus.PENDING
-        )
-    ).scalar_one_or_none()
-    if waiting is None:
-        db.session.rollback()
-        return False
-    # Gathered before the row lock: a provider may run (and commit) its own idempotent work,
-    # such as rendering the invoice PDF.
-    files = attachments_for(waiting)
+    files: list[Attachment] = []
+    if has_attachments:
+        waiting = db.session.execute(
+            db.select(EmailMessage).where(
+                EmailMessage.id == email_id, EmailMessage.status == EmailStatus.PENDING
+            )
+        ).scalar_one_or_none()
+        if waiting is None:
+            db.session.rollback()
+            return False
+        # Gathered before the row lock: a provider may run (and commit) its own idempotent
+        # work, such as rendering the invoice PDF.
+        files = attachments_for(waiting)
     message = db.session.execute(
         db.select(EmailMessage)
         .where(EmailMessage.id == email_id)

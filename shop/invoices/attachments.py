@@ -14,13 +14,15 @@ from shop.invoices import services
 from shop.invoices.pdf import render_pdf
 from shop.outbox.models import OutboxEvent
 
+EVENT_TYPES = frozenset({"order_paid", "order_refunded"})  # mails that carry a document
+
 
 def for_email(message: EmailMessage) -> list[Attachment]:
     source = source_event(message)
     if source is None:
         return []
     event_type, event_id = source
-    if event_type not in ("order_paid", "order_refunded"):
+    if event_type not in EVENT_TYPES:
         return []
     event = db.session.get(OutboxEvent, event_id)
     if event is None:
