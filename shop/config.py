@@ -107,6 +107,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "SMTP_URL": env.get("SMTP_URL") or None,
         "MAIL_FROM": env.get("MAIL_FROM", "Comptoir <boutique@comptoir.localhost>"),
         "MAIL_OUTBOX_DIR": str(instance_path / "outbox"),
+        "EMAIL_SENDERS": int(env.get("EMAIL_SENDERS", "4")),
         "MEDIA_ROOT": env.get("MEDIA_ROOT", str(instance_path / "media")),
         "PLATFORM_FEE_PERCENT": int(env.get("PLATFORM_FEE_PERCENT", "15")),
         # i18n
