@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from werkzeug.serving import make_server
 
 from tests import services
@@ -120,10 +121,21 @@ def _empty_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         names = ", ".join(t.name for t in db.metadata.sorted_tables)
-        with db.engine.begin() as connection:
-            # No RESTART IDENTITY: ids never repeat, so a late job from one test can never
-            # act on another test's rows.
-            connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+        # The session's worker may still be finishing an earlier test's job (a welcome mail,
+        # say) and hold row locks TRUNCATE must wait for; when PostgreSQL picks TRUNCATE as
+        # the deadlock victim, try again once the job has moved on.
+        for attempt in range(10):
+            try:
+                with db.engine.begin() as connection:
+                    # No RESTART IDENTITY: ids never repeat, so a late job from one test can
+                    # never act on another test's rows.
+                    connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+                break
+            except DBAPIError as error:
+                code = getattr(error.orig, "sqlstate", None)
+                if code not in ("40P01", "55P03") or attempt == 9:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         limiter.reset()
         rules_changed()  # tax rates and shipping methods went with the tables
 
