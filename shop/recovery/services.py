@@ -141,7 +141,10 @@ def send_due_steps(now: datetime | None = None, batch: int = BATCH) -> int:
             if to in blocked or step is None:
                 continue
             try:
-                queued += _send_step(cart_id, step, now=now, scheduled=True) is not None
+                queued += (
+                    _send_step(cart_id, step, basis, len(step_windows), now=now, scheduled=True)
+                    is not None
+                )
             except RecoveryError as error:  # changed since it was read
                 log.info(
                     "cart reminder skipped",
@@ -156,13 +159,24 @@ def send_next_step_now(cart_id: int, now: datetime | None = None) -> int:
     """The back office's "send the reminder now": the cart's next unsent step, at once,
     whatever its delay, under the same consent and unsubscribe rules. Returns the step.
     Raises a ``RecoveryError`` (translated message) and sends nothing when not allowed."""
-    step = _send_step(cart_id, None, now=now or utcnow(), scheduled=False)
+    step_count = len(policy.delays())
+    step = _send_step(
+        cart_id, None, policy.basis(), step_count, now=now or utcnow(), scheduled=False
+    )
     if step is None:  # a scheduled run queued it meanwhile
         raise NoStepLeft()
     return step
 
 
-def _send_step(cart_id: int, step: int | None, *, now: datetime, scheduled: bool) -> int | None:
+def _send_step(
+    cart_id: int,
+    step: int | None,
+    basis: str,
+    step_count: int,
+    *,
+    now: datetime,
+    scheduled: bool,
+) -> int | None:
     """Queue one reminder (``step`` None: the cart's next one); returns the step queued, or
     None when another run already did. The scheduled run skips a cart whose row is locked."""
     cart = db.session.execute(
@@ -176,7 +190,6 @@ def _send_step(cart_id: int, step: int | None, *, now: datetime, scheduled: bool
     try:
         if cart.status != CartStatus.ABANDONED:
             raise CartNotAbandoned()
-        step_count = len(policy.delays())
         if step is None:
             step = cart.recovery_step + 1
         elif cart.recovery_step >= step:
@@ -184,7 +197,6 @@ def _send_step(cart_id: int, step: int | None, *, now: datetime, scheduled: bool
             return None
         if step > step_count:
             raise NoStepLeft()
-        basis = policy.basis()
         address = _allowed_address(cart, basis)
         for_sale = [line for line in carts.summary(cart.id, cart.locale).lines if line.purchasable]
         if not for_sale:
