@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Sequence, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.accounts.models import utcnow
@@ -49,8 +49,14 @@ class OrderStatus:
     }
 
 
+# Order numbers on PostgreSQL: one sequence, so concurrent checkouts never queue on a row
+# lock; CMD-<year>-<its value>, unique, increasing, with gaps (rolled-back orders).
+ORDER_NUMBERS = Sequence("order_numbers", metadata=db.metadata)
+
+
 class OrderNumberSequence(db.Model):
-    """A row-locked counter per year: CMD-2026-000123."""
+    """A counter per year (CMD-2026-000123), for SQLite, which has no sequences: one
+    process writes at a time there anyway."""
 
     __tablename__ = "order_number_sequences"
 

@@ -14,13 +14,13 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.models import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
-from shop.orders.models import Order, OrderNumberSequence, OrderStatus
+from shop.orders.models import ORDER_NUMBERS, Order, OrderNumberSequence, OrderStatus
 from shop.outbox.services import emit
 from shop.payments.models import Payment, PaymentStatus, Refund
 
@@ -48,19 +48,28 @@ class NotCancellable(OrderError):
 
 
 _sequences = OrderNumberSequence.__table__
-_NEXT_NUMBER = (
+_NEXT_IN_YEAR = (
     update(_sequences)
     .where(_sequences.c.year == bindparam("y"))
     .values(last_value=_sequences.c.last_value + 1)
     .returning(_sequences.c.last_value)
 )
+_NEXT_NUMBER = select(ORDER_NUMBERS.next_value())
 
 
 def next_number(moment: datetime | None = None) -> str:
-    """``CMD-2026-000123``: a row-locked counter per year, gapless within committed orders."""
+    """``CMD-2026-000123``: unique and increasing, not gapless (orders need no gapless
+    numbers; invoices have theirs).
+
+    PostgreSQL draws the number from a sequence: no lock, so concurrent checkouts never wait
+    for each other here, and numbers keep counting across years. SQLite, which has no
+    sequences, keeps a counter per year (one writer at a time there anyway).
+    """
     year = (moment or utcnow()).year
+    if db.session.get_bind().dialect.name == "postgresql":
+        return f"CMD-{year}-{db.session.execute(_NEXT_NUMBER).scalar_one():06d}"
     for _ in range(2):
-        value = db.session.execute(_NEXT_NUMBER, {"y": year}).scalar_one_or_none()
+        value = db.session.execute(_NEXT_IN_YEAR, {"y": year}).scalar_one_or_none()
         if value is not None:
             return f"CMD-{year}-{value:06d}"
         try:
