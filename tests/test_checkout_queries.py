@@ -22,6 +22,7 @@ from shop.checkout.models import ShippingMethod, TaxRate
 from shop.checkout.services import CheckoutDetails
 from shop.extensions import db
 from shop.inventory.models import InventoryReservation
+from shop.platform import services as settings
 from tests import catalogue_factory
 
 ADDRESS = {
@@ -90,9 +91,9 @@ def test_checkout_and_order_run_a_fixed_number_of_statements(app, skus, queries,
         # the cart locked and touched, its lines (with its holds count), one conditional
         # UPDATE per variant, the holds inserted, the event
         assert len(started) == 4 + len(lines)
-        # the lines with the cart locked, the tax setting, the order number, the order, its
-        # lines, its tax lines, the holds taken over, the payment, the cart, the event
-        assert len(placed) == 10, _kinds(placed)
+        # the lines with the cart locked, the order number, the order, its lines, its tax
+        # lines, the holds taken over, the payment, the cart, the event
+        assert len(placed) == 9, _kinds(placed)
         assert order.number.startswith("CMD-") and len(order.lines) == len(lines)
         holds = db.session.execute(select(InventoryReservation.order_id)).scalars().all()
         assert holds.count(order.id) == len(lines)
@@ -138,6 +139,19 @@ def test_a_changed_rate_is_used_at_once_by_every_process(app, skus, other, queri
         assert _french_vat() == 109
     with other.app_context():
         assert _french_vat() == 109
+
+
+def _includes_tax() -> bool:
+    return checkout.price([], country="FR", region="", shipping_code="colissimo").prices_include_tax
+
+
+def test_a_changed_store_setting_is_seen_at_once(app, skus, other):
+    with other.app_context():
+        assert _includes_tax() is True
+    with app.app_context():
+        settings.set_setting(settings.PRICES_INCLUDE_TAX, "false")  # an upsert statement
+    with other.app_context():
+        assert _includes_tax() is False
 
 
 def test_a_bulk_update_of_shipping_methods_is_seen_too(app, skus, other):

@@ -1,13 +1,15 @@
-"""Tax rates and shipping methods, read once per process and kept until staff change them.
+"""Checkout rules (tax rates, shipping methods, the tax-inclusive setting), read once per
+process and kept until staff change them.
 
 Checkout reads them on every quote and order; staff change them a few times a year. Each
 process keeps what it read with the version it read it at, and any commit that writes a
-tax rate or a shipping method through the session (objects, bulk UPDATE or DELETE: every
-writer is covered, it need not remember to call anything) bumps that version in Redis, so
-every process reads the database again on its next use. A session that has written such a
-row but not committed yet reads the database (it sees its own change). A copy is also
-dropped after ``MAX_AGE`` seconds, for the case Redis was down when a change was made.
-Without Redis (the embedded default) nothing is kept, as for the catalogue cache.
+tax rate, a shipping method or a store setting through the session (objects, bulk INSERT,
+UPDATE or DELETE: every writer is covered, it need not remember to call anything) bumps
+that version in Redis, so every process reads the database again on its next use. A
+session that has written such a row but not committed yet reads the database (it sees its
+own change). A copy is also dropped after ``MAX_AGE`` seconds, for the case Redis was down
+when a change was made. Without Redis (the embedded default) nothing is kept, as for the
+catalogue cache.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from shop.checkout.models import ShippingMethod, TaxRate
 from shop.extensions import db
 from shop.jobs import redis_connection
+from shop.platform.models import PlatformConfig
 
 log = logging.getLogger("shop.checkout")
 VERSION_KEY = "comptoir:checkout-rules:version"
 MAX_AGE = 60.0
 _STORE = "comptoir_checkout_rules"
 _WRITTEN = "comptoir_checkout_rules_written"  # session.info: a watched row changed
-_MODELS = (TaxRate, ShippingMethod)
+_MODELS = (TaxRate, ShippingMethod, PlatformConfig)
 _TABLES = frozenset(model.__tablename__ for model in _MODELS)
 
 T = TypeVar("T")
@@ -59,8 +62,8 @@ def cached(key: Hashable, load: Callable[[], T]) -> T:
 
 
 def rules_changed() -> None:
-    """Every process reads tax rates and shipping methods again (called after a commit that
-    changed them; also usable after a change made outside the app, e.g. with psql)."""
+    """Every process reads the checkout rules again (called after a commit that changed
+    them; also usable after a change made outside the app, e.g. with psql)."""
     current_app.extensions.pop(_STORE, None)
     connection = redis_connection()
     if connection is None:

@@ -26,6 +26,7 @@ from shop.catalogue.models import (
     ProductVariant,
     option_label,
 )
+from shop.checkout import cache as checkout_cache
 from shop.checkout import shipping as shipping_rules
 from shop.checkout import taxes as tax_rules
 from shop.extensions import db
@@ -214,7 +215,7 @@ def cart_lines(cart_id: int) -> list[QuoteLine]:
 
 def price(lines: list[QuoteLine], *, country: str, region: str, shipping_code: str) -> Quote:
     """Shipping and taxes for a destination (raises the rules' translated errors)."""
-    include = prices_include_tax()
+    include = checkout_cache.cached(("prices_include_tax",), prices_include_tax)
     subtotal = sum(line.line_total for line in lines)
     ship = shipping_rules.quote(shipping_code, country, subtotal)
     result = tax_rules.compute(
@@ -290,6 +291,7 @@ def keep_alive(cart_id: int) -> None:
 
 
 _orders = Order.__table__
+_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
 _CONVERT_CART = (
     update(_carts)
     .where(_carts.c.id == bindparam("cart_id"))
@@ -365,9 +367,7 @@ def _place_order(cart_id: int, details: CheckoutDetails) -> Order:
         "cancelled_at": None,
         "updated_at": now,
     }
-    order_id = db.session.execute(
-        insert(_orders).values(values).returning(_orders.c.id)
-    ).scalar_one()
+    order_id = db.session.execute(_INSERT_ORDER, values).scalar_one()
     db.session.execute(
         insert(OrderLine.__table__),
         [
