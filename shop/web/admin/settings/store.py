@@ -76,7 +76,10 @@ def _secret_change(before: dict[str, Any], after: dict[str, Any], key: str, had:
 @admin_route("/settings", Permission.SETTINGS)
 def settings() -> Response:
     saved = platform.stored([*IDENTITY_FIELDS, *STRIPE_KEYS.values(), *EMAIL_KEYS])
-    smtp = transport.server()
+    try:
+        smtp = transport.server()
+    except ValueError:  # an SMTP_URL with an unknown scheme: shown as no server
+        smtp = None
     return render(
         "admin/settings/index.html",
         identity_missing=[k for k in ("legal_name", "legal_address") if not saved.get(k)],
@@ -287,7 +290,10 @@ def _email_context(saved: dict[str, str]) -> dict[str, Any]:
 
 def _environment_server() -> transport.SmtpServer | None:
     url = current_app.config.get("SMTP_URL")
-    return transport.SmtpServer.from_url(url) if url else None
+    try:
+        return transport.SmtpServer.from_url(url) if url else None
+    except ValueError:  # an unknown scheme: sending fails loudly, this page does not
+        return None
 
 
 def _server_from(form: EmailSettingsForm, saved: dict[str, str]) -> transport.SmtpServer | None:
