@@ -19,7 +19,7 @@ in this process (it only counts messages and their Message-IDs), migrates, and r
 Checks after each phase: every message arrived exactly once (distinct Message-IDs, no
 copy) and every ``email_outbox`` row is SENT.
 
-Memory: every 20 ms, ``/proc`` gives the worker's RSS and, for each child process (RQ forks
+Memory: every 50 ms, ``/proc`` gives the worker's RSS and, for each child process (RQ forks
 a work horse per job), its RSS and its private memory (USS: ``Private_Clean`` +
 ``Private_Dirty`` of ``smaps_rollup``; a horse's RSS counts the pages it still shares with
 the worker after the fork). Reported per phase: the worker's RSS at the end (steady state)
@@ -149,7 +149,7 @@ def _children(pid: int) -> list[int]:
 
 
 class MemorySampler:
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid = pid
         self.interval = interval
         self.phase: dict | None = None

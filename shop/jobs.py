@@ -14,6 +14,7 @@ two jobs, one fork, one database connection and one SMTP session, not a thousand
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -206,7 +207,11 @@ def use_worker_app(app: Flask) -> None:
 def _preload(app: Flask) -> None:
     """Load what the jobs use before the worker forks: every work horse starts with it
     (sharing those pages with the worker) instead of importing modules, loading fonts and
-    parsing the invoice stylesheet again for each job."""
+    parsing the invoice stylesheet again for each job.
+
+    Then every object so far is frozen out of the garbage collector: a horse's collections
+    would otherwise walk them all and write to every page they sit on, copying the worker's
+    whole heap into each horse."""
     import shop.emails.batch
     import shop.invoices.attachments
     import shop.outbox.dispatch
@@ -215,6 +220,8 @@ def _preload(app: Flask) -> None:
 
     with app.app_context():
         pdf.warm_up()
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.contextmanager
