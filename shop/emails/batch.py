@@ -160,6 +160,7 @@ def deliver_pending(seconds: float = 60.0) -> tuple[int, bool]:
     """Send the messages queued and never tried. Returns how many this call sent, and
     whether it stopped for lack of time (more may be waiting: the caller hands over)."""
     count = senders()
+    db.session.rollback()  # the settings just read: no lock held while the senders work
     feed = _Feed(time.monotonic() + seconds, count)
     if count == 1:
         return _send_from(feed, 0), feed.out_of_time
