@@ -35,6 +35,8 @@ VERSION_KEY = "comptoir:checkout-rules:version"
 MAX_AGE = 60.0
 _STORE = "comptoir_checkout_rules"
 _WRITTEN = "comptoir_checkout_rules_written"  # session.info: a watched row changed
+_VERSION = "comptoir_checkout_rules_version"  # session.info: the version this transaction read
+_UNREAD = object()
 _MODELS = (TaxRate, ShippingMethod, PlatformConfig)
 _TABLES = frozenset(model.__tablename__ for model in _MODELS)
 
@@ -43,14 +45,20 @@ T = TypeVar("T")
 
 def cached(key: Hashable, load: Callable[[], T]) -> T:
     """What ``load()`` returns (plain data, never ORM objects), kept for this process while
-    the rules do not change. Costs one Redis GET; ``load`` runs on a miss."""
+    the rules do not change. Costs one Redis GET per transaction (the version is read once
+    in a transaction: a quote sees one set of rules); ``load`` runs on a miss."""
     connection = redis_connection()
-    if connection is None or db.session.info.get(_WRITTEN):
+    session = db.session()
+    if connection is None or session.info.get(_WRITTEN):
         return load()
-    try:
-        version = connection.get(VERSION_KEY)
-    except redis.RedisError:
-        return load()
+    version = session.info.get(_VERSION, _UNREAD)
+    if version is _UNREAD:
+        try:
+            version = connection.get(VERSION_KEY)
+        except redis.RedisError:
+            return load()
+        if session.in_transaction():  # forgotten when it ends
+            session.info[_VERSION] = version
     store: dict[Hashable, tuple[Any, float, Any]] = current_app.extensions.setdefault(_STORE, {})
     now = time.monotonic()
     entry = store.get(key)
@@ -104,3 +112,9 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_VERSION, None)
