@@ -212,6 +212,11 @@ def test_the_page_runs_the_same_queries_for_7_or_90_days(app, sales, queries):
             'value="2024-01-01"',
         ),
         ("preset=custom", "Saisissez une date comme 2026-03-31.", 'name="start"'),
+        (
+            "preset=custom&start=0001-01-01&end=0001-01-05",
+            "Saisissez une date comme 2026-03-31.",
+            'value="0001-01-01"',
+        ),
         ("preset=yesterday", "Choisissez une période dans la liste.", "<select"),
     ],
 )

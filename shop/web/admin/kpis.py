@@ -29,11 +29,15 @@ PRESET_LABELS = {
 DATE_MESSAGE = _l("Please enter a date such as 2026-03-31.")
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # room for the previous period
+
+
 def _parse_date(text: str | None) -> date | None:
     try:
-        return date.fromisoformat((text or "").strip())
+        day = date.fromisoformat((text or "").strip())
     except ValueError:
         return None
+    return day if EARLIEST <= day <= LATEST else None
 
 
 class PeriodForm(FlaskForm):
