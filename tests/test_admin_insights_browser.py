@@ -11,12 +11,18 @@ from shop.extensions import db
 from shop.orders import services as orders
 from tests import order_factory
 from tests.admin_support import login_staff
-from tests.test_admin_kpis import sales  # noqa: F401 (fixture)
+from tests.test_admin_kpis import march_sales
 from tests.test_payments_browser import watch_console
 
 pytestmark = pytest.mark.browser
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Comptoir-insights-journey"
+
+
+@pytest.fixture
+def sales(app) -> dict[str, int]:
+    with app.app_context():
+        return march_sales()
 
 
 @pytest.fixture

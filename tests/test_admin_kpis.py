@@ -28,7 +28,13 @@ def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def sales(app: Flask) -> dict[str, int]:
-    """Paris is UTC+1 in February and early March.
+    with app.app_context():
+        return march_sales()
+
+
+def march_sales() -> dict[str, int]:
+    """Orders and carts at known dates (call it in an app context). Paris is UTC+1 in
+    February and early March.
 
     This week (1-7 March): A 24 € paid 2 March, 4 € refunded (no return); B 27 € paid 4
     March, the 13 € item returned and refunded; C 12 € paid 7 March at 23:30 Paris time;
@@ -38,30 +44,29 @@ def sales(app: Flask) -> dict[str, int]:
     Carts: 8 with items this week (plus an empty one and a merged one, not counted), 5 the
     week before.
     """
-    with app.app_context():
-        v = order_factory.shop_with_stock()  # product i costs 10 € + i €
-        ids = {
-            "A": order_factory.place([(v[2], 2)], placed_at=utc(3, 2, 9)),
-            "B": order_factory.place([(v[3], 1), (v[4], 1)], placed_at=utc(3, 4, 10)),
-            "C": order_factory.place([(v[2], 1)], placed_at=utc(3, 7, 22, 30)),
-            "D": order_factory.place([(v[4], 1)], placed_at=utc(3, 7, 23, 30)),
-            "E": order_factory.place([(v[1], 1)], paid=False, placed_at=utc(3, 5, 8)),
-            "G": order_factory.place([(v[2], 1)], placed_at=utc(2, 21, 23, 30)),
-            "H": order_factory.place([(v[3], 2)], placed_at=utc(2, 25, 12)),
-            "I": order_factory.place([(v[2], 1)], placed_at=utc(2, 21, 22, 30)),
-        }
-        orders.refund(ids["A"], 400, reason="geste commercial")
-        b = db.session.get(Order, ids["B"])
-        returned = next(line for line in b.lines if line.variant_id == v[3])
-        orders.refund(ids["B"], 1300, restock={returned.id: 1}, reason="retour")
-        for day in (1, 1, 2, 3, 4, 5, 6, 7, 8):  # the 8th is next week
-            order_factory.cart_at(utc(3, day, 10), v[2])
-        order_factory.cart_at(utc(3, 2, 10))  # never held an item
-        order_factory.cart_at(utc(3, 3, 10), v[2], status="merged")  # counted in its target
-        for day in (22, 23, 24, 26, 28):
-            order_factory.cart_at(utc(2, day, 10), v[3])
-        order_factory.cart_at(utc(2, 21, 22, 30), v[3])  # 23:30 on the 21st in Paris
-        ids["variants"] = v  # type: ignore[assignment]
+    v = order_factory.shop_with_stock()  # product i costs 10 € + i €
+    ids = {
+        "A": order_factory.place([(v[2], 2)], placed_at=utc(3, 2, 9)),
+        "B": order_factory.place([(v[3], 1), (v[4], 1)], placed_at=utc(3, 4, 10)),
+        "C": order_factory.place([(v[2], 1)], placed_at=utc(3, 7, 22, 30)),
+        "D": order_factory.place([(v[4], 1)], placed_at=utc(3, 7, 23, 30)),
+        "E": order_factory.place([(v[1], 1)], paid=False, placed_at=utc(3, 5, 8)),
+        "G": order_factory.place([(v[2], 1)], placed_at=utc(2, 21, 23, 30)),
+        "H": order_factory.place([(v[3], 2)], placed_at=utc(2, 25, 12)),
+        "I": order_factory.place([(v[2], 1)], placed_at=utc(2, 21, 22, 30)),
+    }
+    orders.refund(ids["A"], 400, reason="geste commercial")
+    b = db.session.get(Order, ids["B"])
+    returned = next(line for line in b.lines if line.variant_id == v[3])
+    orders.refund(ids["B"], 1300, restock={returned.id: 1}, reason="retour")
+    for day in (1, 1, 2, 3, 4, 5, 6, 7, 8):  # the 8th is next week
+        order_factory.cart_at(utc(3, day, 10), v[2])
+    order_factory.cart_at(utc(3, 2, 10))  # never held an item
+    order_factory.cart_at(utc(3, 3, 10), v[2], status="merged")  # counted in its target
+    for day in (22, 23, 24, 26, 28):
+        order_factory.cart_at(utc(2, day, 10), v[3])
+    order_factory.cart_at(utc(2, 21, 22, 30), v[3])  # 23:30 on the 21st in Paris
+    ids["variants"] = v  # type: ignore[assignment]
     return ids
 
 
