@@ -108,9 +108,10 @@ def cart_line_limit() -> int:
 def _respond(page: str, fragment: str, *, status: int, badge: bool, **context: Any) -> Response:
     """The page, or for HTMX the fragment (plus the badge, out of band, after a change)."""
     if wants_fragment():
-        html = render_template(fragment, **context)
         if badge:
-            html += render_template("partials/_cart_badge.html", oob=True)
+            html = render_template("cart/_with_badge.html", fragment=fragment, **context)
+        else:
+            html = render_template(fragment, **context)
         response = make_response(html, status)
     else:
         response = make_response(render_template(page, **context), status)
