@@ -146,6 +146,9 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "BANK_TRANSFER_HOLD_DAYS": int(env.get("BANK_TRANSFER_HOLD_DAYS", "7")),
         # stock: variants without their own threshold are "low" at or below this
         "LOW_STOCK_THRESHOLD": int(env.get("LOW_STOCK_THRESHOLD", "3")),
+        # Werkzeug refuses bigger request bodies (413) before reading them: uploads are
+        # checked again, per file, by the image service.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_MB", "32")) * 1024 * 1024,
         # accounts
         "PASSWORD_MIN_LENGTH": 10,
         "PASSWORD_RESET_MAX_AGE": 3600,

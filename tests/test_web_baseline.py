@@ -232,3 +232,15 @@ def test_localstripe_answers_the_official_stripe_library(localstripe):
     customer = client.v1.customers.create(params={"email": "stripe@example.com"})
     assert customer.id.startswith("cus_")
     assert client.v1.customers.retrieve(customer.id).email == "stripe@example.com"
+
+
+def test_a_request_body_over_the_limit_gets_a_translated_413(app, client) -> None:
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 32 * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    try:
+        response = client.post("/fr/compte/connexion", data={"email": "x" * 5000})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert "Fichier trop volumineux" in response.get_data(as_text=True)

@@ -23,6 +23,10 @@ MESSAGES = {
         _l("The page you are looking for does not exist or has moved."),
     ),
     405: (_l("Not allowed"), _l("This action is not allowed here.")),
+    413: (
+        _l("File too large"),
+        _l("What you sent is too large. Please send a smaller file."),
+    ),
     429: (
         _l("Too many attempts"),
         _l("You have made too many attempts. Please wait a moment and try again."),
