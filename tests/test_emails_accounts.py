@@ -109,6 +109,15 @@ def test_no_welcome_for_an_account_closed_before_the_event_ran(app):
         assert db.session.get(OutboxEvent, event_id).status == OutboxStatus.DONE
 
 
+def test_no_mail_to_an_address_anonymized_before_the_event_ran(app):
+    with app.app_context():
+        user = accounts.register("valentin@example.com", PASSWORD, locale="fr")
+        user.email = f"anonymized-{user.id}@anonymized.invalid"  # as GDPR anonymization does
+        db.session.commit()
+    deliver_outbox(app)
+    assert _emails(app, "welcome") == []
+
+
 def test_a_reset_request_older_than_the_link_lifetime_is_dropped(app, make_user):
     make_user("rita@example.com")
     with app.app_context():

@@ -29,7 +29,16 @@ Handler = Callable[[OutboxEvent], None]
 
 
 def _order(event: OutboxEvent) -> Order | None:
-    return db.session.get(Order, event.payload["order_id"])
+    """The event's order, share-locked until the mail is queued: an anonymization (which
+    locks the order to rewrite its address, then scrubs the queued mails) either waits for
+    this mail and scrubs it, or has finished and this mail is not written."""
+    order = db.session.get(Order, event.payload["order_id"], with_for_update={"read": True})
+    return None if order is None or _undeliverable(order.email) else order
+
+
+def _undeliverable(address: str) -> bool:
+    """``.invalid`` is reserved never to resolve (RFC 2606): anonymized records use it."""
+    return address.rsplit("@", 1)[-1].lower().endswith(".invalid")
 
 
 def _order_context(order: Order) -> dict[str, Any]:
@@ -53,7 +62,7 @@ def _order_context(order: Order) -> dict[str, Any]:
 def _order_email(kind: str, **extra: Any) -> Handler:
     def handle(event: OutboxEvent) -> None:
         order = _order(event)
-        if order is None:  # deleted since (e.g. anonymized): nothing left to tell
+        if order is None:  # deleted or anonymized since: nobody left to tell
             return
         queue_email(
             kind,
@@ -85,8 +94,11 @@ def send_shipped(event: OutboxEvent) -> None:
 
 
 def _active_user(event: OutboxEvent) -> User | None:
-    user = db.session.get(User, event.payload["user_id"])
-    return user if user is not None and user.is_active else None
+    """The event's user if still active, share-locked like ``_order``'s order."""
+    user = db.session.get(User, event.payload["user_id"], with_for_update={"read": True})
+    if user is None or not user.is_active or _undeliverable(user.email):
+        return None
+    return user
 
 
 def _message_id(event: OutboxEvent) -> str:
