@@ -223,45 +223,57 @@ def test_card_payment_and_webhooks_use_the_keys_saved_in_the_admin(app, test_env
 
     unset = {"STRIPE_SECRET_KEY": "", "STRIPE_PUBLISHABLE_KEY": "", "STRIPE_WEBHOOK_SECRET": ""}
     shop = create_app({**test_env, **unset})
-    admin = shop.test_client()
-    login_staff(admin, shop, "admin")
-    with shop.app_context():
-        assert stripe_gateway.enabled() is False
-        order_id = place_pending_order()
-        token = orders.access_token(db.session.get(Order, order_id))
-    before = admin.get(f"/fr/commande/{token}/payer")
-    assert "data-key" not in before.get_data(as_text=True)
-    assert test_env["STRIPE_API_BASE"] not in before.headers["Content-Security-Policy"]
+    try:
+        admin = shop.test_client()
+        login_staff(admin, shop, "admin")
+        with shop.app_context():
+            assert stripe_gateway.enabled() is False
+            order_id = place_pending_order()
+            token = orders.access_token(db.session.get(Order, order_id))
+        before = admin.get(f"/fr/commande/{token}/payer")
+        assert "data-key" not in before.get_data(as_text=True)
+        assert test_env["STRIPE_API_BASE"] not in before.headers["Content-Security-Policy"]
 
-    assert _save_stripe(admin).status_code == 303
+        assert _save_stripe(admin).status_code == 303
 
-    page = admin.get(f"/fr/commande/{token}/payer")
-    assert f'data-key="{PUBLISHABLE}"' in page.get_data(as_text=True)
-    policy = page.headers["Content-Security-Policy"]
-    assert f"script-src 'self' {test_env['STRIPE_API_BASE']}" in policy
-    # Other pages keep the strict policy.
-    assert test_env["STRIPE_API_BASE"] not in admin.get("/fr/").headers["Content-Security-Policy"]
-    with shop.app_context():
-        assert stripe_gateway.enabled() is True
-        own = stripe.StripeClient(
-            STRIPE_SECRET, base_addresses={"api": test_env["STRIPE_API_BASE"]}
+        page = admin.get(f"/fr/commande/{token}/payer")
+        assert f'data-key="{PUBLISHABLE}"' in page.get_data(as_text=True)
+        policy = page.headers["Content-Security-Policy"]
+        assert f"script-src 'self' {test_env['STRIPE_API_BASE']}" in policy
+        # Other pages keep the strict policy.
+        assert (
+            test_env["STRIPE_API_BASE"] not in admin.get("/fr/").headers["Content-Security-Policy"]
         )
-        outcome = stripe_gateway.pay_with_token(order_id, card_token(own, CARD_OK), attempt())
-        assert outcome.status == stripe_gateway.SUCCEEDED
-        intent = own.v1.payment_intents.retrieve(outcome.intent_id)
-        assert intent.status == "succeeded"
+        with shop.app_context():
+            assert stripe_gateway.enabled() is True
+            own = stripe.StripeClient(
+                STRIPE_SECRET, base_addresses={"api": test_env["STRIPE_API_BASE"]}
+            )
+            outcome = stripe_gateway.pay_with_token(order_id, card_token(own, CARD_OK), attempt())
+            assert outcome.status == stripe_gateway.SUCCEEDED
+            intent = own.v1.payment_intents.retrieve(outcome.intent_id)
+            assert intent.status == "succeeded"
 
-    event = json.dumps(
-        {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "customer.created"}
-    ).encode()
-    signed_by_environment = shop.test_client().post(
-        "/webhooks/stripe", data=event, headers=sign(event, test_env["STRIPE_WEBHOOK_SECRET"])
-    )
-    assert signed_by_environment.status_code == 400
-    signed_by_admin = shop.test_client().post(
-        "/webhooks/stripe", data=event, headers=sign(event, WEBHOOK_SECRET)
-    )
-    assert signed_by_admin.status_code == 200
+        event = json.dumps(
+            {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "customer.created"}
+        ).encode()
+        signed_by_environment = shop.test_client().post(
+            "/webhooks/stripe", data=event, headers=sign(event, test_env["STRIPE_WEBHOOK_SECRET"])
+        )
+        assert signed_by_environment.status_code == 400
+        signed_by_admin = shop.test_client().post(
+            "/webhooks/stripe", data=event, headers=sign(event, WEBHOOK_SECRET)
+        )
+        assert signed_by_admin.status_code == 200
+    finally:
+        # Its own engine closed, and the shared app's rate-limit storage put back (each
+        # create_app() rebinds Flask-Limiter's).
+        from shop.extensions import limiter
+
+        limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
+        with shop.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_a_secret_that_can_no_longer_be_decrypted_falls_back_to_the_environment(
