@@ -190,8 +190,9 @@ def children_of(parent: int) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds of the driver, of PostgreSQL's processes (as pg_stat_activity lists them)
-    and of a server (a gunicorn master and its workers), between two snapshots."""
+    """CPU seconds of the driver, of PostgreSQL's processes (as pg_stat_activity lists them:
+    the backends serving clients, and the background ones apart) and of a server (a gunicorn
+    master and its workers), between two snapshots."""
 
     def __init__(self, driver_pids: list[int], server_pid: int | None = None) -> None:
         import psycopg
@@ -202,8 +203,15 @@ class CpuMeter:
         self.server_pid = server_pid
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        postgres = [pid for (pid,) in self.connection.execute("SELECT pid FROM pg_stat_activity")]
-        groups = {"driver": self.driver_pids, "postgres": postgres}
+        rows = self.connection.execute(
+            "SELECT pid, backend_type = 'client backend' FROM pg_stat_activity"
+        ).fetchall()
+        groups = {
+            "driver": self.driver_pids,
+            "postgres": [pid for pid, client in rows if client],
+            # autovacuum, checkpointer, WAL and background writers: the write load's aftermath
+            "postgres background": [pid for pid, client in rows if not client],
+        }
         if self.server_pid:
             groups["server"] = [self.server_pid, *children_of(self.server_pid)]
         return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in groups.items()}
