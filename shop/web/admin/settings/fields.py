@@ -58,10 +58,16 @@ def format_number(value: Decimal) -> str:
 
 
 class _DecimalText(StringField):
-    """A text input holding an integer ``data``; subclasses say how it is scaled."""
+    """A text input holding an integer ``data``: the typed decimal times 10**``decimals()``."""
 
     def units(self) -> tuple[str, ...]:
         return ()
+
+    def decimals(self) -> int:
+        return 0
+
+    def too_precise(self) -> str:
+        return str(_l("Use at most %(count)d decimals.", count=self.decimals()))
 
     def _value(self) -> str:
         if self.raw_data:
@@ -76,10 +82,13 @@ class _DecimalText(StringField):
         self.data = self.from_decimal(amount)
 
     def to_decimal(self, value: int) -> Decimal:
-        raise NotImplementedError
+        return Decimal(value).scaleb(-self.decimals())
 
     def from_decimal(self, value: Decimal) -> int:
-        raise NotImplementedError
+        scaled = value.scaleb(self.decimals())
+        if scaled != scaled.to_integral_value():
+            raise ValueError(self.too_precise())
+        return int(scaled)
 
 
 class MoneyField(_DecimalText):
@@ -91,17 +100,8 @@ class MoneyField(_DecimalText):
     def units(self) -> tuple[str, ...]:
         return (get_currency_symbol(self._currency(), locale=_locale()), self._currency())
 
-    def _precision(self) -> int:
+    def decimals(self) -> int:
         return get_currency_precision(self._currency())
-
-    def to_decimal(self, value: int) -> Decimal:
-        return Decimal(value).scaleb(-self._precision())
-
-    def from_decimal(self, value: Decimal) -> int:
-        scaled = value.scaleb(self._precision())
-        if scaled != scaled.to_integral_value():
-            raise ValueError(str(_l("Use at most %(count)d decimals.", count=self._precision())))
-        return int(scaled)
 
 
 class PercentField(_DecimalText):
@@ -110,13 +110,16 @@ class PercentField(_DecimalText):
     def units(self) -> tuple[str, ...]:
         return ("%",)
 
+    def decimals(self) -> int:
+        return 4
+
+    def too_precise(self) -> str:
+        return str(_l("Use at most 4 decimals."))
+
     def to_decimal(self, value: int) -> Decimal:
-        return (Decimal(value) / 10_000).normalize()
+        return super().to_decimal(value).normalize()
 
     def from_decimal(self, value: Decimal) -> int:
         if value > 100:
             raise ValueError(str(_l("A rate is between 0 and 100 %.")))
-        scaled = value * 10_000
-        if scaled != scaled.to_integral_value():
-            raise ValueError(str(_l("Use at most 4 decimals.")))
-        return int(scaled)
+        return super().from_decimal(value)
