@@ -24,12 +24,12 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from email.message import EmailMessage as MimeMessage
 
 from flask import current_app
 
 from shop.emails import services, transport
 from shop.emails.models import EmailMessage, EmailStatus
+from shop.emails.wire import Outgoing
 from shop.extensions import db
 
 log = logging.getLogger("shop.emails")
@@ -47,7 +47,7 @@ class SmtpSession:
         self.smtp: smtplib.SMTP | None = None
         self.unreachable = False
 
-    def send(self, message: MimeMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         if self.target is None:
             transport.send(message)
             return
@@ -58,7 +58,7 @@ class SmtpSession:
                 self.unreachable = True
                 raise
         try:
-            self.smtp.send_message(message)
+            transport.hand_over(self.smtp, message)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
             raise  # this message was refused; smtplib has reset the session for the next one
         except (OSError, smtplib.SMTPException):

@@ -11,13 +11,15 @@ lost, e.g. Redis down). After ``EMAIL_MAX_ATTEMPTS`` (default 8) the message is 
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage as MimeMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -27,7 +29,7 @@ from werkzeug.routing import BuildError
 
 from shop import jobs
 from shop.accounts.models import utcnow
-from shop.emails import suppression, transport
+from shop.emails import suppression, transport, wire
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 
@@ -183,26 +185,54 @@ def _source_of(message_id: str) -> tuple[str, int] | None:
     return event_type, int(event_id)
 
 
-def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> MimeMessage:
-    mime = MimeMessage()
-    mime["Subject"] = message.subject
-    mime["From"] = transport.mail_from()
-    mime["To"] = message.to_address
-    mime["Message-ID"] = message.message_id
-    mime["Date"] = message.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+def headers_for(message: EmailMessage) -> list[tuple[str, str]]:
+    """The message's headers, in order, values unencoded (``wire`` encodes them)."""
+    headers = [
+        ("Subject", message.subject),
+        ("From", _sender(transport.mail_from())[0]),
+        ("To", wire.mailbox(message.to_address)),
+        ("Message-ID", message.message_id),
+        ("Date", format_datetime(_utc(message.created_at))),
+        ("Content-Language", message.locale),
+    ]
     if is_marketing(message.kind):
-        for name, value in list_unsubscribe_headers(message).items():
-            mime[name] = value
-    mime.set_content(message.text_body)
-    mime.add_alternative(message.html_body, subtype="html")
-    # After set_content, which drops every Content-* header set before it.
-    mime["Content-Language"] = message.locale
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        mime.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
-    return mime
+        headers += list_unsubscribe_headers(message).items()
+    return headers
+
+
+@functools.lru_cache(maxsize=8)
+def _sender(mail_from: str) -> tuple[wire.Mailbox, str]:
+    """The From header and the envelope sender of the shop's address (parsed once, not per
+    message)."""
+    return wire.mailbox(mail_from), parseaddr(mail_from)[1]
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes: ours are always UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def to_wire(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> wire.Outgoing:
+    """The envelope and bytes handed to SMTP (see ``wire`` for the format)."""
+    data = wire.build(
+        headers=headers_for(message),
+        text=message.text_body,
+        html=message.html_body,
+        attachments=[(a.filename, a.content_type, a.data) for a in attachments],
+    )
+    return wire.Outgoing(
+        sender=_sender(transport.mail_from())[1],
+        recipient=parseaddr(message.to_address)[1] or message.to_address,
+        message_id=message.message_id,
+        data=data,
+    )
+
+
+def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> MimeMessage:
+    """The message as the standard library reads it back (for tests and previews)."""
+    parsed = message_from_bytes(to_wire(message, attachments).data, policy=policy.default)
+    assert isinstance(parsed, MimeMessage)
+    return parsed
 
 
 # -- delivery ------------------------------------------------------------------------------
@@ -211,7 +241,7 @@ def to_mime(message: EmailMessage, attachments: Iterable[Attachment] = ()) -> Mi
 def deliver(
     email_id: int,
     *,
-    send: Callable[[MimeMessage], None] | None = None,
+    send: Callable[[wire.Outgoing], None] | None = None,
     skip_locked: bool = False,
     has_attachments: bool = True,
 ) -> bool:
@@ -254,7 +284,7 @@ def deliver(
         return False
     message.attempts += 1
     try:
-        (send or transport.send)(to_mime(message, files))
+        (send or transport.send)(to_wire(message, files))
     except (OSError, smtplib.SMTPException) as error:
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
         if message.attempts >= max_attempts():

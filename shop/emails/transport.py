@@ -11,12 +11,12 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import current_app
 
+from shop.emails.wire import Outgoing
 from shop.platform.services import configured
 
 SMTP_TIMEOUT = 10
@@ -67,13 +67,21 @@ def mail_from() -> str:
     return configured(MAIL_FROM_KEY, "MAIL_FROM") or ""
 
 
-def send(message: EmailMessage) -> None:
+def send(message: Outgoing) -> None:
     target = server()
     if target is None:
-        _write_eml(message)
+        write_eml(message)
         return
     with connect(target) as smtp:
-        smtp.send_message(message)
+        hand_over(smtp, message)
+
+
+def hand_over(smtp: smtplib.SMTP, message: Outgoing) -> None:
+    """MAIL FROM, RCPT TO, DATA on an open session; raises on any refusal. An
+    internationalized address needs the server's SMTPUTF8 (``SMTPNotSupportedError``
+    without it: a failure recorded on the message like any other)."""
+    options = ("SMTPUTF8",) if message.needs_smtputf8 else ()
+    smtp.sendmail(message.sender, [message.recipient], message.data, mail_options=options)
 
 
 def connect(target: SmtpServer) -> smtplib.SMTP:
@@ -104,8 +112,8 @@ def check(target: SmtpServer) -> None:
         pass
 
 
-def _write_eml(message: EmailMessage) -> None:
+def write_eml(message: Outgoing) -> None:
     outbox = Path(current_app.config["MAIL_OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)
-    name = message["Message-ID"].strip("<>").replace("@", "_at_").replace("/", "_")
-    (outbox / f"{name}.eml").write_bytes(bytes(message))
+    name = message.message_id.strip("<>").replace("@", "_at_").replace("/", "_")
+    (outbox / f"{name}.eml").write_bytes(message.data)
