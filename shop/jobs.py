@@ -201,10 +201,10 @@ def use_worker_app(app: Flask) -> None:
         engine = db.engine
     # A forked work horse must not reuse the parent's database connections.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-    _preload(app)
+    preload(app)
 
 
-def _preload(app: Flask) -> None:
+def preload(app: Flask) -> None:
     """Load what the jobs use before the worker forks: every work horse starts with it
     (sharing those pages with the worker) instead of importing modules, loading fonts and
     parsing the invoice stylesheet again for each job.
