@@ -96,8 +96,17 @@ def hreflang_links() -> dict[str, str]:
         return {}
     links = {lang: absolute(url) for lang, url in alternates.items()}
     home = request.endpoint == "storefront.home"
-    links["x-default"] = absolute("/") if home else links["fr"]
+    links["x-default"] = absolute("/") if home else links.get(DEFAULT_LOCALE) or next(iter(links.values()))
     return links
+
+
+def language_links() -> dict[str, str]:
+    """The language switcher: the current page in each language, or that language's home
+    page where the page has no version in it."""
+    alternates = alternate_urls()
+    if not alternates:
+        return {}
+    return {lang: alternates.get(lang) or url_for("storefront.home", lang=lang) for lang in LOCALES}
 
 
 def absolute(url: str) -> str:

@@ -48,6 +48,7 @@ from shop.catalogue.models import (
     ProductTranslation,
     ProductVariant,
 )
+from shop.config import LOCALES
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryReservation
@@ -646,6 +647,8 @@ class CartLine:
     item_id: int
     variant_id: int
     product_slug: str | None
+    product_lang: str  # the language of ``product_slug`` and ``title`` (another when the
+    # product has no text in the shopper's)
     title: str
     variant_label: str
     sku: str
@@ -689,34 +692,42 @@ def summary(cart_id: int, locale: str) -> CartSummary:
         .correlate(ProductVariant)
         .scalar_subquery()
     )
+    # The product's text in the shopper's language, else in the other one (a product may
+    # be sold in French only): a line always has a title and a link.
+    other = next(code for code in LOCALES if code != locale)
+    own, fallback = aliased(ProductTranslation), aliased(ProductTranslation)
     rows = db.session.execute(
         select(
             CartItem,
             ProductVariant,
             Product.status,
-            ProductTranslation.slug,
-            ProductTranslation.title,
+            own.slug,
+            own.title,
+            fallback.slug,
+            fallback.title,
             InventoryItem.on_hand - InventoryItem.reserved + own_holds,
         )
         .join(ProductVariant, ProductVariant.id == CartItem.variant_id)
         .join(Product, Product.id == ProductVariant.product_id)
-        .outerjoin(
-            ProductTranslation,
-            and_(ProductTranslation.product_id == Product.id, ProductTranslation.locale == locale),
-        )
+        .outerjoin(own, and_(own.product_id == Product.id, own.locale == locale))
+        .outerjoin(fallback, and_(fallback.product_id == Product.id, fallback.locale == other))
         .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
         .where(CartItem.cart_id == cart_id)
         .order_by(CartItem.id)
     ).all()
     images = _first_images({variant.product_id for _, variant, *_ in rows})
     lines = []
-    for item, variant, status, slug, title, left in rows:
+    for item, variant, status, slug, title, other_slug, other_title, left in rows:
         purchasable = variant.is_active and status == ProductStatus.ACTIVE
+        text_lang = locale if title else other
+        if not title:
+            slug, title = other_slug, other_title
         lines.append(
             CartLine(
                 item_id=item.id,
                 variant_id=variant.id,
                 product_slug=slug if purchasable else None,
+                product_lang=text_lang,
                 title=title or variant.sku,
                 variant_label=variant.option_label(locale),
                 sku=variant.sku,

@@ -73,6 +73,7 @@ def init_app(app: Flask) -> None:
         public_url=public_url,
         alternate_urls=i18n.alternate_urls,
         hreflang_links=i18n.hreflang_links,
+        language_links=i18n.language_links,
         absolute_url=i18n.absolute,
         LANG_NAMES=i18n.LANG_NAMES,
         LOCALES=i18n.LOCALES,

@@ -75,7 +75,7 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
         response = Response(html, mimetype="text/html")
     else:
         parts = cache.cached((*parts_key, g.lang), build)
-        g.alternates = {code: parts["alternates"][code] for code in LOCALES}
+        g.alternates = _alternates(parts)
         target = parts.get("fragment_target")
         token = generate_csrf()
         if wants_fragment() and target and request.headers.get("HX-Target") == target:
@@ -91,9 +91,15 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
     return response
 
 
+def _alternates(parts: dict[str, Any]) -> dict[str, str]:
+    """The page in each language it exists in. A product may not be translated yet: then
+    no alternate for the other language (the language switcher offers its home page)."""
+    return {code: parts["alternates"][code] for code in LOCALES if code in parts["alternates"]}
+
+
 def _whole_page(build: Callable[[], dict[str, Any]]) -> dict[str, str]:
     parts = build()
-    g.alternates = {code: parts["alternates"][code] for code in LOCALES}
+    g.alternates = _alternates(parts)
     html = render_template(
         "storefront/page.html",
         meta=parts["meta"],
