@@ -87,7 +87,9 @@ def test_it_can_be_added_to_the_cart_from_either_language(app, client, bench):
 
     english_cart = client.get("/en/cart")
     assert english_cart.status_code == 200
-    assert "Banc en frêne" in english_cart.get_data(as_text=True)  # its only title
+    html = english_cart.get_data(as_text=True)
+    link = '<a href="/fr/produits/banc-en-frene" lang="fr" hreflang="fr">Banc en frêne</a>'
+    assert link in html  # its only title, linking to its page in the language it has
     assert "Banc en frêne" in client.get("/fr/panier").get_data(as_text=True)
 
 
