@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 from flask_babel import force_locale
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -737,6 +738,22 @@ def test_a_bad_unsubscribe_link_is_a_translated_400_changing_nothing(app, client
         assert response.status_code == 400
         assert "Ce lien de désinscription n’est pas valide" in response.get_data(as_text=True)
     assert snapshot(app) == before
+
+
+def test_an_unsubscribe_link_still_works_years_later(app, client):
+    class SignedLongAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 3 * 365 * 24 * 3600
+
+    with app.app_context():
+        old = URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt=emails._UNSUBSCRIBE_SALT, signer=SignedLongAgo
+        ).dumps("old.reader@example.com")
+    url = f"{UNSUBSCRIBE['fr']}?token={old}"
+
+    assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    with app.app_context():
+        assert suppression.is_suppressed("old.reader@example.com")
 
 
 def test_only_the_exact_one_click_body_skips_csrf(app, client):

@@ -111,10 +111,14 @@ def unsubscribe_token(address: str) -> str:
     return _unsubscribe_serializer().dumps(address.strip().lower())
 
 
-def address_for_unsubscribe_token(token: str, max_age: int = 90 * 24 * 3600) -> str | None:
-    """The address a marketing mail's unsubscribe link was made for (None: bad or expired)."""
+def address_for_unsubscribe_token(token: str) -> str | None:
+    """The address a marketing mail's unsubscribe link was made for (None: not signed by us).
+
+    The link never expires: a mail read a year later must still let its reader opt out
+    (every marketing message has to carry a working way to object), and all it can do is
+    stop marketing mail to the address it names."""
     try:
-        address = _unsubscribe_serializer().loads(token, max_age=max_age)
+        address = _unsubscribe_serializer().loads(token)
     except BadSignature:
         return None
     return address if isinstance(address, str) else None

@@ -3,7 +3,7 @@
 GET shows a confirmation form (mail scanners follow links: a GET changes nothing). POST
 unsubscribes: our form with its CSRF token, or a mail client's RFC 8058 one-click POST
 (body ``List-Unsubscribe=One-Click``), which cannot carry one. Either way the signed token
-in the URL is what authorizes it; a bad or expired token answers a translated 400.
+in the URL is what authorizes it (it never expires); a bad token answers a translated 400.
 """
 
 from __future__ import annotations
