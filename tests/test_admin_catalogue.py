@@ -490,11 +490,28 @@ def test_add_a_variant_with_a_french_decimal_price(app, manager):
 
 
 @pytest.mark.parametrize(
+    ("typed", "minor"),
+    [("1 299,90 €", 129990), ("1 299,9 EUR", 129990), ("€1299,90", 129990), (",5", 50)],
+)
+def test_a_price_may_carry_grouping_and_the_currency(app, manager, typed, minor):
+    with app.app_context():
+        product_id = make_product()
+
+    response = post(manager, f"/admin/products/{product_id}/variants", variant_form(price=typed))
+
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(db.select(ProductVariant.price)).one() == minor
+
+
+@pytest.mark.parametrize(
     ("price", "message"),
     [
         ("-3,00", "Le prix ne peut pas être négatif."),
         ("douze", "Saisissez un montant comme 12,50."),
         ("12,505", "Utilisez au plus 2 décimales."),
+        ("30 000 000,00", "Ce montant est trop élevé."),  # beyond the 32-bit money columns
+        ("12,50 $", "Saisissez un montant comme 12,50."),  # not the shop's currency
     ],
 )
 def test_a_bad_price_is_refused_with_the_input_kept(app, manager, price, message):

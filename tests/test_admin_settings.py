@@ -541,6 +541,8 @@ def test_a_delivery_method_is_withdrawn_and_edited(app, admin, hx):
         ({"price": "-1"}, "price", "La valeur ne peut pas être négative.", 422),
         ({"price": "4,999"}, "price", "Utilisez au plus 2 décimales.", 422),
         ({"price": "quatre"}, "price", "Saisissez un nombre", 422),
+        ({"price": "30 000 000"}, "price", "Ce montant est trop élevé.", 422),  # int4 column
+        ({"free_over": "− 5"}, "free_over", "La valeur ne peut pas être négative.", 422),
         ({"free_over": ""}, "free_over", "à partir duquel la livraison est offerte", 422),
         ({"kind": "pickup", "countries": []}, "countries", "cochez-en au moins un", 422),
         ({"countries": ["US"]}, "countries", "Choisissez des pays dans la liste.", 422),

@@ -3,13 +3,11 @@ member's number format, and small action forms that refuse an empty post."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from babel.numbers import NumberFormatError, format_decimal, get_currency_precision, parse_decimal
-from flask import current_app
+from babel.numbers import format_decimal
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -52,6 +50,8 @@ from shop.catalogue.models import (
 )
 from shop.catalogue.services import Text
 from shop.config import LOCALES
+from shop.web.admin import numbers
+from shop.web.admin.numbers import BadNumber, currency_digits
 
 LANGUAGES = {"fr": _l("French"), "en": _l("English")}
 STATUS_LABELS = {
@@ -78,7 +78,6 @@ SORT_LABELS = {
     "price_desc": _l("Price, highest first"),
     "created": _l("Recently created"),
 }
-_AMOUNT = re.compile(r"^-?[0-9\s\u00a0\u202f.,]+$")
 
 
 def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
@@ -112,10 +111,6 @@ def labelled(form: Form, locale: str) -> None:
 # -- money -------------------------------------------------------------------------------
 
 
-def currency_digits() -> int:
-    return get_currency_precision(current_app.config["SHOP_CURRENCY"])
-
-
 def format_amount(minor_units: int | None) -> str:
     """12,50 in French, 12.50 in English: what staff type, without the currency sign."""
     if minor_units is None:
@@ -130,25 +125,21 @@ def format_amount(minor_units: int | None) -> str:
 def parse_amount(text: str) -> int:
     """Minor units from an amount typed in the staff member's language; ValueError (with a
     translated message) when it is not one."""
-    digits = currency_digits()
-    example = format_amount(1250 if digits else 12)
-    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text)
-    if not _AMOUNT.match(text.strip()) or not cleaned:
-        raise ValueError(_("Please enter an amount such as %(example)s.", example=example))
     try:
-        value = parse_decimal(cleaned, locale=str(get_locale() or "fr"), strict=True)
-    except (NumberFormatError, InvalidOperation) as error:
-        raise ValueError(
-            _("Please enter an amount such as %(example)s.", example=example)
-        ) from error
-    if value < 0:
-        raise ValueError(_("The price cannot be negative."))
-    minor = value.scaleb(digits)
-    if minor != minor.to_integral_value():
-        raise ValueError(_("Please use at most %(digits)d decimals.", digits=digits))
-    if minor > 10**11:
-        raise ValueError(_("This amount is too large."))
-    return int(minor)
+        return numbers.parse_amount(text)
+    except BadNumber as error:
+        raise ValueError(_amount_error(error.reason)) from error
+
+
+def _amount_error(reason: str) -> str:
+    if reason == BadNumber.NEGATIVE:
+        return _("The price cannot be negative.")
+    if reason == BadNumber.TOO_PRECISE:
+        return _("Please use at most %(digits)d decimals.", digits=currency_digits())
+    if reason == BadNumber.TOO_LARGE:
+        return _("This amount is too large.")
+    example = format_amount(1250 if currency_digits() else 12)
+    return _("Please enter an amount such as %(example)s.", example=example)
 
 
 class AmountField(StringField):

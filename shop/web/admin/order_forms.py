@@ -3,51 +3,31 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from babel.numbers import NumberFormatError, parse_decimal
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from shop.web.admin import numbers
+from shop.web.admin.numbers import BadNumber
+
 AMOUNT_HINT = _l("An amount such as 12,50 or 12.50.")
 AMOUNT_ERROR = _l("Please enter an amount such as 12,50 or 12.50.")
-_SPACES = str.maketrans("", "", " \u00a0\u202f€$")
-MAX_AMOUNT = 100_000_000_00
+_SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-class BadAmount(ValueError):
-    pass
-
-
-def parse_amount(text: str, locale: str | None = None) -> int:
-    """Minor units from an amount typed in ``locale`` (the staff member's by default):
-    « 1 234,50 » or "1,234.50" → 123450. Raises ``BadAmount`` for anything else, for more
-    than two decimals, and for negative amounts."""
-    locale = locale or str(get_locale() or "fr")
-    cleaned = (text or "").translate(_SPACES)
-    if not cleaned:
-        raise BadAmount(text)
-    try:
-        value = parse_decimal(cleaned, locale=locale, strict=True)
-    except (NumberFormatError, InvalidOperation) as error:
-        raise BadAmount(text) from error
-    cents = value * 100
-    if value < 0 or cents != cents.to_integral_value() or cents > MAX_AMOUNT:
-        raise BadAmount(text)
-    return int(cents)
-
-
-def format_amount(minor: int, decimal_separator: str = ".") -> str:
-    """12.50 / 12,50: a plain decimal without grouping or currency (CSV, form values)."""
-    text = f"{Decimal(minor) / 100:.2f}"
+def format_amount(minor: int, decimal_separator: str = ".", currency: str | None = None) -> str:
+    """12.50 / 12,50: a plain decimal without grouping or sign (CSV cells, form values), with
+    as many decimals as ``currency`` has (the shop's by default)."""
+    digits = numbers.digits_of(currency) if currency else numbers.currency_digits()
+    text = f"{Decimal(minor).scaleb(-digits):.{digits}f}"
     return text.replace(".", decimal_separator)
 
 
@@ -71,8 +51,8 @@ class AmountField(StringField):
         if not self.raw.strip():
             return
         try:
-            self.data = parse_amount(self.raw)
-        except BadAmount as error:
+            self.data = numbers.parse_amount(self.raw)
+        except BadNumber as error:
             raise ValueError(str(AMOUNT_ERROR)) from error
 
     def _value(self) -> str:

@@ -34,10 +34,10 @@ from shop.orders.admin_queries import OrderDetail, OrderFilters
 from shop.orders.models import OrderStatus
 from shop.payments.stripe_gateway import PaymentError
 from shop.web.account.views import form_status
-from shop.web.admin import admin_route, can, order_labels  # noqa: F401 (template helpers)
+from shop.web.admin import admin_route, can, numbers, order_labels  # noqa: F401 (template helpers)
 from shop.web.admin.auditing import audited
+from shop.web.admin.numbers import BadNumber
 from shop.web.admin.order_forms import (
-    BadAmount,
     CancelForm,
     CompleteForm,
     FulfilForm,
@@ -45,7 +45,6 @@ from shop.web.admin.order_forms import (
     RefundForm,
     ResendForm,
     format_amount,
-    parse_amount,
     parse_quantity,
 )
 from shop.web.checkout.views import STATUS_LABELS
@@ -87,8 +86,8 @@ def read_filters(args: Any) -> tuple[OrderFilters, dict[str, str]]:
         text = args.get(key, "").strip()
         if text:
             try:
-                values[name] = parse_amount(text)
-            except BadAmount:
+                values[name] = numbers.parse_amount(text)
+            except BadNumber:
                 errors[key] = _("Please enter an amount such as 12,50 or 12.50.")
     status = args.get("status", "")
     payment = args.get("payment", "")
@@ -189,11 +188,11 @@ def _export_lines(filters: OrderFilters, separator: str, lang: str) -> Iterator[
                     str(PAYMENT_LABELS.get(row.payment_method, row.payment_method)),
                     _cell((row.shipping_method_name or {}).get(lang, "")),
                     row.currency,
-                    format_amount(row.subtotal, decimal_separator),
-                    format_amount(row.shipping_total, decimal_separator),
-                    format_amount(row.tax_total, decimal_separator),
-                    format_amount(row.total, decimal_separator),
-                    format_amount(row.amount_refunded, decimal_separator),
+                    format_amount(row.subtotal, decimal_separator, row.currency),
+                    format_amount(row.shipping_total, decimal_separator, row.currency),
+                    format_amount(row.tax_total, decimal_separator, row.currency),
+                    format_amount(row.total, decimal_separator, row.currency),
+                    format_amount(row.amount_refunded, decimal_separator, row.currency),
                 ],
                 separator,
             )
@@ -258,7 +257,7 @@ def _forms(detail: OrderDetail, **submitted: FlaskForm) -> dict[str, Any]:
     if refund_form is None:
         refund_form = RefundForm(formdata=None)
         refund_form.amount.raw = format_amount(
-            detail.order.refundable, "," if str(get_locale()) == "fr" else "."
+            detail.order.refundable, numbers.decimal_symbol(), detail.order.currency
         )
     return {
         "fulfil_form": fulfil,
