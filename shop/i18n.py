@@ -96,7 +96,8 @@ def hreflang_links() -> dict[str, str]:
         return {}
     links = {lang: absolute(url) for lang, url in alternates.items()}
     home = request.endpoint == "storefront.home"
-    links["x-default"] = absolute("/") if home else links.get(DEFAULT_LOCALE) or next(iter(links.values()))
+    own = links.get(DEFAULT_LOCALE) or next(iter(links.values()))  # a page in one language
+    links["x-default"] = absolute("/") if home else own
     return links
 
 

@@ -121,6 +121,7 @@ def test_htmx_request_gets_the_fragment_normal_request_the_page(client, hx):
     assert page_html.startswith("<!doctype html>")
     assert fragment_html.lstrip().startswith('<form id="login-form"')
     assert "<html" not in fragment_html
+
     # The fragment is the very markup the page includes (less the per-request CSRF token).
     def untokened(html: str) -> str:
         return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", html)
