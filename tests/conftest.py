@@ -277,6 +277,7 @@ def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subproc
 
     from shop.jobs import redis_connection
 
+    _forget_queued_jobs(_session_app)
     log = open(Path(test_env["SHOP_INSTANCE_PATH"]) / "worker.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
@@ -302,6 +303,22 @@ def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subproc
         process.kill()
         process.wait()
     log.close()
+
+
+def _forget_queued_jobs(app: Flask) -> None:
+    """The worker starts on an empty queue: jobs enqueued by earlier tests (whose tables are
+    gone) would keep it busy, and make the first test to use it wait for them. The markers of
+    waiting coalesced jobs go too, so the next commit enqueues a fresh copy."""
+    from shop.jobs import queue
+
+    rq_queue = queue(app)
+    assert rq_queue is not None
+    rq_queue.empty()
+    registry = rq_queue.scheduled_job_registry
+    for job_id in registry.get_job_ids():
+        registry.remove(job_id, delete_job=True)
+    for key in rq_queue.connection.scan_iter("comptoir:waiting:*"):
+        rq_queue.connection.delete(key)
 
 
 class LiveServer:

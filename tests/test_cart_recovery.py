@@ -474,9 +474,7 @@ def test_the_reminder_arrives_in_french_with_list_unsubscribe(app, shop, mailbox
     abandon(app, cart_id)
     assert run(app, t0 + HOUR) == 1
 
-    # A generous wait: when this is the session's first test with a worker, the worker first
-    # works through the jobs that earlier tests left in the queue.
-    [message] = mailbox.wait_for("lea.panier@example.com", timeout=180)
+    [message] = mailbox.wait_for("lea.panier@example.com", timeout=30)
     assert message["Subject"] == "Vous avez oublié quelque chose dans votre panier chez Comptoir"
     assert message["Content-Language"] == "fr"
     assert message["Message-ID"] == f"<cart-recovery-{cart_id}-1@comptoir.example.com>"
