@@ -171,3 +171,16 @@ def test_create_admin_command_creates_and_promotes_staff(app):
     with app.app_context():
         user = db.session.execute(db.select(User)).scalar_one()
         assert (user.email, user.role, user.is_staff) == ("boss@example.com", "admin", True)
+
+
+def test_the_migrations_build_exactly_the_models_schema(app):
+    """``flask db check`` in a test: a model change without its migration fails the suite."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context(), db.engine.connect() as connection:
+        options = app.extensions["migrate"].configure_args  # as env.py configures alembic
+        context = MigrationContext.configure(connection, opts=options)
+        differences = compare_metadata(context, db.metadata)
+
+    assert differences == []

@@ -444,3 +444,24 @@ def test_worker_killed_mid_batch_then_restarted_mails_every_order_once(
         with own_app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_an_event_about_an_order_carries_its_id_in_an_indexed_column(app):
+    from shop.orders.admin_queries import order_events
+    from shop.outbox.services import emit
+
+    with app.app_context():
+        emit("order_paid", order_id=41)
+        emit("order_shipped", order_id=42, shipment_id=3)
+        emit("user_registered", user_id=41)
+        db.session.commit()
+
+        rows = db.session.execute(
+            db.select(OutboxEvent.type, OutboxEvent.order_id).order_by(OutboxEvent.id)
+        ).all()
+        assert [tuple(r) for r in rows] == [
+            ("order_paid", 41),
+            ("order_shipped", 42),
+            ("user_registered", None),
+        ]
+        assert [e.type for e in order_events(41)] == ["order_paid"]

@@ -239,9 +239,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 def order_events(order_id: int) -> list[OutboxEvent]:
     return list(
         db.session.execute(
-            select(OutboxEvent)
-            .where(OutboxEvent.payload["order_id"].as_integer() == order_id)
-            .order_by(OutboxEvent.id)
+            select(OutboxEvent).where(OutboxEvent.order_id == order_id).order_by(OutboxEvent.id)
         ).scalars()
     )
 

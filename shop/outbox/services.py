@@ -21,5 +21,8 @@ _INSERT_EVENT = insert(OutboxEvent.__table__)
 
 def emit(event_type: str, **payload: Any) -> None:
     """Add an event to the current transaction (the caller commits)."""
-    db.session.execute(_INSERT_EVENT, {"type": event_type, "payload": payload})
+    db.session.execute(
+        _INSERT_EVENT,
+        {"type": event_type, "payload": payload, "order_id": payload.get("order_id")},
+    )
     jobs.defer(jobs.dispatch_outbox_events)
