@@ -3,17 +3,14 @@ stock, checkouts paid by bank transfer, card payments through localstripe."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from shop.checkout import services as checkout
 from shop.extensions import db
 from shop.inventory.services import receive
-from shop.outbox import dispatch
-from shop.outbox.models import OutboxEvent, OutboxStatus
 from shop.payments import stripe_gateway
 from shop.platform.services import set_setting
+from tests.outbox_support import deliver_outbox
 from tests.test_orders import _cart, _details, _variant_of
 from tests.test_payments import CARD_OK, attempt, card_token, place_pending_order, stripe_client
 
@@ -43,25 +40,9 @@ def bank_order(
 
 
 def deliver_events(app, timeout: float = 30.0) -> None:
-    """What the worker does with the outbox (the real dispatcher, in this process).
-
-    A worker left running by an earlier test may hold an event (SKIP LOCKED makes the sweep
-    pass over it): sweep until no event is waiting any more, so its mail exists either way.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        with app.app_context():
-            dispatch.sweep()
-            waiting = db.session.scalar(
-                db.select(db.func.count(OutboxEvent.id)).where(
-                    OutboxEvent.status == OutboxStatus.PENDING
-                )
-            )
-            db.session.rollback()
-        if not waiting:
-            return
-        assert time.monotonic() < deadline, f"{waiting} outbox event(s) still pending"
-        time.sleep(0.1)
+    """What the worker does with the outbox (the real dispatcher, in this process), waiting
+    for events a worker left running by an earlier test holds."""
+    deliver_outbox(app, timeout=timeout)
 
 
 def paid_card_order(app, test_env) -> tuple[int, str]:

@@ -74,38 +74,15 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
     return values
 
 
-def _settle_outbox(timeout: float = 30.0) -> None:
-    """Handle every due outbox event now (welcome mails of the users just made, the sample
+def _settle_outbox() -> None:
+    """Handle every outbox event now (welcome mails of the users just made, the sample
     order's events), waiting for those a worker holds: a worker left running by an earlier
     test would otherwise add their mails or invoice while a test compares the tables."""
-    import time
+    from flask import current_app
 
-    from sqlalchemy import func, or_, select
+    from tests.outbox_support import deliver_outbox
 
-    from shop.accounts.models import utcnow
-    from shop.extensions import db
-    from shop.outbox import dispatch
-    from shop.outbox.models import OutboxEvent, OutboxStatus
-
-    deadline = time.monotonic() + timeout
-    while True:
-        dispatch.sweep()
-        waiting = db.session.scalar(
-            select(func.count())
-            .select_from(OutboxEvent)
-            .where(
-                or_(
-                    OutboxEvent.status == OutboxStatus.PENDING,
-                    (OutboxEvent.status == OutboxStatus.FAILED)
-                    & (OutboxEvent.next_retry_at <= utcnow()),
-                )
-            )
-        )
-        db.session.rollback()
-        if not waiting:
-            return
-        assert time.monotonic() < deadline, f"{waiting} outbox events still waiting"
-        time.sleep(0.05)
+    deliver_outbox(current_app._get_current_object(), timeout=30.0)
 
 
 def _catalogue_samples() -> dict[str, int]:

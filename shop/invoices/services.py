@@ -214,9 +214,8 @@ def issue_invoice(order_id: int) -> Invoice:
     The order row is locked first, so two workers issuing for the same order queue up and
     the second finds the first's invoice.
     """
-    order = _locked_order(order_id)
     try:
-        invoice = _invoice_for_locked(order)
+        invoice = issue_invoice_in_transaction(order_id)
     except InvoiceError:
         db.session.rollback()
         raise
@@ -224,9 +223,29 @@ def issue_invoice(order_id: int) -> Invoice:
     return invoice
 
 
+def issue_invoice_in_transaction(order_id: int) -> Invoice:
+    """``issue_invoice`` inside the caller's transaction, which commits it: the outbox
+    handler of ``order_paid`` issues the invoice in the transaction that marks the event
+    done, whether or not a mail is sent (an anonymized customer still gets their invoice
+    on record). The sequence row stays locked until that commit, as ever."""
+    return _invoice_for_locked(_locked_order(order_id))
+
+
 def issue_credit_note(refund_id: int) -> Invoice:
     """The credit note for a refund, once per refund; it references the order's invoice,
     which is issued first in the same transaction when the refund overtook it."""
+    try:
+        note = issue_credit_note_in_transaction(refund_id)
+    except InvoiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return note
+
+
+def issue_credit_note_in_transaction(refund_id: int) -> Invoice:
+    """``issue_credit_note`` inside the caller's transaction (see
+    ``issue_invoice_in_transaction``)."""
     refund = db.session.get(Refund, refund_id)
     if refund is None:
         raise UnknownRefund(refund_id)
@@ -235,22 +254,15 @@ def issue_credit_note(refund_id: int) -> Invoice:
         db.select(Invoice).where(Invoice.refund_id == refund_id)
     ).scalar_one_or_none()
     if existing is not None:
-        db.session.rollback()
         return existing
-    try:
-        invoice = _invoice_for_locked(order)
-        note = _new(
-            InvoiceKind.CREDIT_NOTE,
-            order,
-            credit_note_data(invoice, refund),
-            credits_invoice_id=invoice.id,
-            refund_id=refund.id,
-        )
-    except InvoiceError:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return note
+    invoice = _invoice_for_locked(order)
+    return _new(
+        InvoiceKind.CREDIT_NOTE,
+        order,
+        credit_note_data(invoice, refund),
+        credits_invoice_id=invoice.id,
+        refund_id=refund.id,
+    )
 
 
 def on_order_paid(order_id: int) -> Invoice:

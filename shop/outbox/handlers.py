@@ -4,6 +4,9 @@ A handler takes the claimed event and runs inside the dispatcher's transaction (
 commit). It is idempotent: emails are queued under a Message-ID derived from the event id
 (``<order_paid.123@shop>``), so running an event twice queues one email.
 
+A paid order's invoice and a refund's credit note are issued by their event's handler, in
+that same transaction, before the mail is queued (see ``_issuing``).
+
 Account mails name the user only: the handler reads the address and language when it runs,
 and makes the password reset token itself (see ``send_password_reset``).
 """
@@ -20,6 +23,8 @@ from flask import current_app
 from shop.accounts.models import User, utcnow
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
+from shop.invoices import services as invoices
+from shop.invoices.services import InvoiceError
 from shop.orders.models import Order, Shipment
 from shop.outbox.models import OutboxEvent
 
@@ -138,12 +143,41 @@ def send_password_reset(event: OutboxEvent) -> None:
     )
 
 
+def _issuing(issue: Callable[[OutboxEvent], None], then: Handler) -> Handler:
+    """Issue the legal document first, in the event's transaction, then tell the customer:
+    the invoice exists from the payment on, whether or not a mail can be sent (an anonymized
+    or unsubscribed address, an SMTP server down for hours). The mail attaches it when sent;
+    the PDF is rendered then, or on the first download."""
+
+    def handle(event: OutboxEvent) -> None:
+        try:
+            issue(event)
+        except InvoiceError as error:  # not paid (any more): no document, the mail as ever
+            log.warning(
+                "no document issued", extra={"event": event.id, "error": type(error).__name__}
+            )
+        then(event)
+
+    handle.__name__ = then.__name__
+    return handle
+
+
+def _issue_invoice(event: OutboxEvent) -> None:
+    invoices.issue_invoice_in_transaction(event.payload["order_id"])
+
+
+def _issue_credit_note(event: OutboxEvent) -> None:
+    invoices.issue_credit_note_in_transaction(event.payload["refund_id"])
+
+
 HANDLERS: dict[str, Handler] = {
     "user_registered": send_welcome,
     "password_reset_requested": send_password_reset,
     "order_placed": _order_email("order_confirmation"),
-    "order_paid": _order_email("payment_received"),
+    "order_paid": _issuing(_issue_invoice, _order_email("payment_received")),
     "order_cancelled": _order_email("order_cancelled"),
-    "order_refunded": _order_email("order_refunded", refund_amount="amount"),
+    "order_refunded": _issuing(
+        _issue_credit_note, _order_email("order_refunded", refund_amount="amount")
+    ),
     "order_shipped": send_shipped,
 }

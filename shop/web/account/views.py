@@ -11,12 +11,14 @@ from shop.accounts import services
 from shop.accounts.services import AccountError, EmailTaken, InvalidEmail, WeakPassword
 from shop.extensions import limiter, login_manager
 from shop.i18n import localized_route
+from shop.orders import customer_queries
 from shop.web.account import bp
 from shop.web.account.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from shop.web.cart.cookie import merge_guest_cart
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
+RECENT_ORDERS = 3
 CSRF_FORM_MESSAGE = _l("Your session has expired. Please check the form and send it again.")
 login_manager.login_message = _l("Please log in to see this page.")  # type: ignore[assignment]
 
@@ -189,6 +191,7 @@ def _invalid_reset_link(error: AccountError) -> Response:
 @localized_route(bp, {"fr": "/compte/", "en": "/account/"})
 @login_required
 def dashboard() -> Response:
-    response = render("account/dashboard.html")
+    recent = customer_queries.orders_of(current_user.id, per_page=RECENT_ORDERS)
+    response = render("account/dashboard.html", recent=recent)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -22,10 +22,12 @@ from shop.checkout import services as checkout
 from shop.checkout.services import CheckoutDetails, CheckoutError
 from shop.extensions import limiter
 from shop.i18n import localized_route
+from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.services import get_setting
 from shop.recovery import services as recovery
+from shop.web.account.orders import documents_context
 from shop.web.account.views import form_status
 from shop.web.checkout import bp
 from shop.web.htmx import redirect_to, render
@@ -255,10 +257,18 @@ def confirmation(token: str) -> Response:
     order = orders.order_for_token(token)
     if order is None:
         abort(404)
+    documents = documents_context(
+        order,
+        customer_queries.documents_of(order.id),
+        lambda document: url_for("invoices.download", token=token, invoice_id=document.id),
+        url_for("checkout.confirmation", token=token),
+    )
     response = render(
         "checkout/confirmation.html",
+        "orders/_documents.html",
         order=order,
         token=token,
+        **documents,
         bank={
             "holder": get_setting("bank_holder", current_app.config["SHOP_NAME"]),
             "iban": get_setting("bank_iban", ""),

@@ -1,6 +1,8 @@
-"""Invoice downloads: the order's access token (the confirmation link) opens its PDFs.
+"""Invoice downloads: the order's access token (the confirmation link) opens its PDFs; a
+signed-in customer gets the same files from their account (``shop.web.account.orders``).
 
-The files sit in the private ``instance/invoices`` folder; this view is their only way out.
+The files sit in the private ``instance/invoices`` folder; ``send_document`` is their only
+way out.
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 from flask import abort, g, send_file
 from werkzeug.wrappers import Response
 
-from shop.extensions import db
 from shop.i18n import localized_route
 from shop.invoices.models import Invoice
 from shop.invoices.pdf import render_pdf
+from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.web.invoices import bp
 
@@ -24,12 +26,16 @@ from shop.web.invoices import bp
     },
 )
 def download(token: str, invoice_id: int) -> Response:
+    order = orders.order_for_token(token)
+    invoice = customer_queries.document_of(order.id, invoice_id) if order else None
+    if invoice is None:
+        abort(404)
+    return send_document(invoice)
+
+
+def send_document(invoice: Invoice) -> Response:
     """The stored PDF (rendered first if the worker has not yet); the French pages give the
     French copy, since French is always available."""
-    order = orders.order_for_token(token)
-    invoice = db.session.get(Invoice, invoice_id)
-    if order is None or invoice is None or invoice.order_id != order.id:
-        abort(404)
     filename = invoice.filename
     path = render_pdf(invoice.id, "fr" if g.lang == "fr" else None)
     response = send_file(

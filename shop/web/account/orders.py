@@ -1,0 +1,102 @@
+"""The customer's orders in their account: the list, one order (lines, totals, addresses,
+shipments with their tracking links, invoices and credit notes), and the documents' PDFs.
+Only the signed-in customer's own placed orders: any other number is a 404, whoever asks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from shop.i18n import localized_route
+from shop.orders import customer_queries
+from shop.orders import services as orders
+from shop.orders.customer_queries import PageOutOfRange
+from shop.orders.models import OrderStatus
+from shop.web.account import bp
+from shop.web.htmx import render
+from shop.web.invoices.views import send_document
+
+MAX_POLLS = 60  # the "being prepared" box asks every 5 s, for 5 minutes at most
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or len(raw) > 6:
+        abort(404)
+    return int(raw)
+
+
+@localized_route(bp, {"fr": "/compte/commandes", "en": "/account/orders"})
+@login_required
+def orders_list() -> Response:
+    try:
+        page = customer_queries.orders_of(current_user.id, _page_number())
+    except PageOutOfRange:
+        abort(404)
+    return _private(render("account/orders.html", listing=page))
+
+
+@localized_route(bp, {"fr": "/compte/commandes/<number>", "en": "/account/orders/<number>"})
+@login_required
+def order(number: str) -> Response:
+    found = customer_queries.order_of(current_user.id, number[:40])
+    if found is None:
+        abort(404)
+    context = documents_context(
+        found.order,
+        found.documents,
+        lambda document: url_for(
+            "account.order_document", number=found.order.number, invoice_id=document.id
+        ),
+        url_for("account.order", number=found.order.number),
+    )
+    return _private(
+        render(
+            "account/order.html",
+            "orders/_documents.html",
+            found=found,
+            pay_token=orders.access_token(found.order),
+            **context,
+        )
+    )
+
+
+@localized_route(
+    bp,
+    {
+        "fr": "/compte/commandes/<number>/factures/<int:invoice_id>.pdf",
+        "en": "/account/orders/<number>/invoices/<int:invoice_id>.pdf",
+    },
+)
+@login_required
+def order_document(number: str, invoice_id: int) -> Response:
+    order_id = customer_queries.order_number_of(current_user.id, number[:40])
+    invoice = customer_queries.document_of(order_id, invoice_id) if order_id else None
+    if invoice is None:
+        abort(404)
+    return send_document(invoice)
+
+
+def documents_context(
+    order: Any, documents: list[customer_queries.Document], url_of: Any, page_url: str
+) -> dict[str, Any]:
+    """What ``orders/_documents.html`` needs: the documents and their links, and while a paid
+    order's invoice is being issued by the worker, where and whether to ask again."""
+    raw = request.args.get("poll", "0")
+    polls = int(raw) if raw.isdigit() and len(raw) < 4 else 0
+    preparing = not documents and order.paid_at is not None
+    return {
+        "documents": [(document, url_of(document)) for document in documents],
+        "preparing": preparing,
+        "awaiting_payment": not documents and order.status == OrderStatus.PENDING_PAYMENT,
+        "page_url": page_url,
+        "poll_url": f"{page_url}?poll={polls + 1}" if preparing and polls < MAX_POLLS else None,
+    }
