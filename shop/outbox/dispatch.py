@@ -8,6 +8,14 @@ writes while the attempt, the error and the next retry time are still recorded. 
 idempotent anyway (emails are deduplicated by a Message-ID derived from the event id), so a
 crash between a handler's side effect outside the database and the commit is harmless.
 
+The sweep claims up to ``OUTBOX_CLAIM_BATCH`` (default 25) due events at once and commits
+them together: each handler still runs in its own savepoint (a failure undoes that event's
+writes only and is recorded on it), but the batch shares one transaction and one claim, a
+third of the round trips of an event per transaction. A crash before that commit leaves the
+whole batch to be handled again, which handlers allow. The rows a handler locks (the order
+it reads, the invoice sequence) stay locked until the batch commits: a few milliseconds per
+event.
+
 Lock waits inside a delivery are cut at ``OUTBOX_LOCK_TIMEOUT_MS`` (default 500 ms).
 
 Backoff: after the n-th failed attempt the event waits ``30 s × 2^(n-1)``, at most one hour;
@@ -33,6 +41,7 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_SWEEP_BATCH = 200
+DEFAULT_CLAIM_BATCH = 25
 DEFAULT_LOCK_TIMEOUT_MS = 500
 _UNDELIVERED = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
@@ -47,8 +56,9 @@ def max_attempts() -> int:
     return int(current_app.config.get("OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
 
 
-def _claim(*where: ColumnElement[bool]) -> OutboxEvent | None:
-    """Lock the first undelivered event matching ``where``, skipping events others hold.
+def _claim(*where: ColumnElement[bool], limit: int = 1) -> list[OutboxEvent]:
+    """Lock the first ``limit`` undelivered events matching ``where`` (oldest first),
+    skipping events others hold.
 
     On PostgreSQL the transaction also gets a short ``lock_timeout``: delivery gives way to a
     migration or a TRUNCATE instead of queueing behind it (or deadlocking with it), and the
@@ -65,14 +75,16 @@ def _claim(*where: ColumnElement[bool]) -> OutboxEvent | None:
         connection = db.session.connection().connection.dbapi_connection
         if connection is not None and not connection.in_transaction:
             connection.execute("BEGIN IMMEDIATE")
-    return db.session.execute(
-        db.select(OutboxEvent)
-        .where(OutboxEvent.status.in_(_UNDELIVERED), *where)
-        .order_by(OutboxEvent.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return list(
+        db.session.execute(
+            db.select(OutboxEvent)
+            .where(OutboxEvent.status.in_(_UNDELIVERED), *where)
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
 
 
 def dispatch(event_id: int) -> bool:
@@ -81,30 +93,37 @@ def dispatch(event_id: int) -> bool:
     False when the event is already delivered, dead, gone, failed again, or being delivered
     by another worker right now.
     """
-    event = _claim(OutboxEvent.id == event_id)
-    if event is None:
+    claimed = _claim(OutboxEvent.id == event_id)
+    if not claimed:
         db.session.rollback()
         return False
-    return _run(event)
+    handled = _run(claimed[0])
+    db.session.commit()
+    return handled
 
 
 def sweep(batch: int | None = None, now: datetime | None = None) -> int:
-    """Deliver due PENDING and FAILED events (lost enqueues, retries); returns how many were
-    handled. One transaction per event, so a slow handler holds only its own row."""
+    """Deliver due PENDING and FAILED events (lost enqueues, retries), at most ``batch``;
+    returns how many were handled. Events are claimed and committed in groups (see the
+    module's docstring)."""
     batch = batch or int(current_app.config.get("OUTBOX_SWEEP_BATCH", DEFAULT_SWEEP_BATCH))
+    claim = int(current_app.config.get("OUTBOX_CLAIM_BATCH", DEFAULT_CLAIM_BATCH))
     now = now or utcnow()
     handled, seen = 0, 0
     while seen < batch:
-        event = _claim(OutboxEvent.next_retry_at <= now)
-        if event is None:
+        events = _claim(OutboxEvent.next_retry_at <= now, limit=min(claim, batch - seen))
+        if not events:
             db.session.rollback()
             break
-        seen += 1
-        handled += _run(event)
+        seen += len(events)
+        handled += sum(_run(event) for event in events)
+        db.session.commit()
     return handled
 
 
 def _run(event: OutboxEvent) -> bool:
+    """Handle one claimed event in a savepoint and record the outcome on it; the caller
+    commits."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         log.warning("no handler for outbox event", extra={"event": event.id, "type": event.type})
@@ -126,7 +145,6 @@ def _finish(event: OutboxEvent) -> None:
     event.status = OutboxStatus.DONE
     event.processed_at = utcnow()
     event.last_error = None
-    db.session.commit()
 
 
 def _failed(event: OutboxEvent, error: Exception) -> None:
@@ -146,4 +164,3 @@ def _failed(event: OutboxEvent, error: Exception) -> None:
             "outbox event failed",
             extra={"event": event.id, "type": event.type, "attempts": event.attempts},
         )
-    db.session.commit()
