@@ -465,3 +465,37 @@ def test_an_event_about_an_order_carries_its_id_in_an_indexed_column(app):
             ("user_registered", None),
         ]
         assert [e.type for e in order_events(41)] == ["order_paid"]
+
+
+def test_a_batch_commits_together_but_a_failing_handler_undoes_only_its_own_writes(
+    app, calls, monkeypatch
+):
+    seen, _ = calls
+
+    def picky(event: OutboxEvent) -> None:
+        db.session.add(OutboxEvent(type="probe_side_effect", payload={}, status="done"))
+        if event.payload["n"] == 2:
+            raise RuntimeError("not this one")
+        seen.append(dict(event.payload))
+
+    monkeypatch.setitem(HANDLERS, "probe", picky)
+    monkeypatch.setitem(app.config, "OUTBOX_CLAIM_BATCH", 2)  # two batches: [1, 2], [3]
+    ids = []
+    with app.app_context():
+        for n in (1, 2, 3):
+            event = OutboxEvent(type="probe", payload={"n": n})
+            db.session.add(event)
+            db.session.flush()
+            ids.append(event.id)
+        db.session.commit()
+
+        assert dispatch.sweep() == 2
+
+    statuses = [(_get(app, i).status, _get(app, i).last_error) for i in ids]
+    assert statuses == [
+        (OutboxStatus.DONE, None),
+        (OutboxStatus.FAILED, "RuntimeError: not this one"),
+        (OutboxStatus.DONE, None),
+    ]
+    assert seen == [{"n": 1}, {"n": 3}]
+    assert _count(app, "probe_side_effect") == 2  # the failing handler's write was undone
