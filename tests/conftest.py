@@ -270,9 +270,11 @@ def make_user(app: Flask):
 # -- processes ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subprocess.Popen]:
-    """A real ``python worker.py`` process on the test Redis and PostgreSQL."""
+    """A real ``python worker.py`` process on the test Redis and PostgreSQL, for this test
+    only: a worker left running would handle the events and mails of the tests after it
+    (every commit enqueues a job) while they compare tables or count mails."""
     from rq import Worker
 
     from shop.jobs import redis_connection
