@@ -682,6 +682,37 @@ def test_a_guest_cart_link_merges_into_a_logged_in_customers_cart(app, shop, mak
     assert cart_row(app, guest_cart).status == CartStatus.MERGED
 
 
+def test_a_guest_opening_the_link_keeps_the_cart_they_already_had_in_this_browser(app, shop):
+    from tests.test_cart import add
+
+    browser = app.test_client()
+    add(browser, shop["SKU-4"], 1)  # a new cart in this browser, after the one left behind
+    add(browser, shop["SKU-3"], 1)
+    with app.app_context():
+        current = db.session.execute(
+            select(Cart.id).where(Cart.email.is_(None), Cart.status == CartStatus.ACTIVE)
+        ).scalar_one()
+    left = make_cart(app, shop, email="deux.paniers@example.com", items={"SKU-3": 2})
+    t0 = activity(app, left)
+    abandon(app, left)
+    run(app, t0 + HOUR)
+
+    response = browser.get(recover_path(app, left))
+
+    assert response.status_code == 303 and response.headers["Location"] == "/fr/panier"
+    page = browser.get("/fr/panier").get_data(as_text=True)
+    assert "Table en chêne n°\u00a03" in page and "Chaise en chêne n°\u00a04" in page
+    with app.app_context():
+        lines = dict(
+            db.session.execute(
+                select(CartItem.variant_id, CartItem.quantity).where(CartItem.cart_id == left)
+            ).all()
+        )
+    assert lines == {shop["SKU-3"]: 3, shop["SKU-4"]: 1}  # summed, nothing lost
+    assert cart_row(app, current).status == CartStatus.MERGED
+    assert cart_row(app, left).status == CartStatus.ACTIVE
+
+
 # -- unsubscribing -------------------------------------------------------------------------------
 
 

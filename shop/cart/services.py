@@ -581,8 +581,47 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
         _record(guest.id, CartEventKind.MERGED, None, guest.quantity)
         db.session.commit()
         return guest
-    _release_holds(guest.id)
-    _release_holds(own.id)
+    _merge_lines(guest, own)
+    own.email = own.email or email
+    db.session.commit()
+    return own
+
+
+def merge_guest_carts(source_token: str, target_cart_id: int) -> bool:
+    """A guest who opens a recovery link while holding another cart in this browser: that
+    cart's lines join the recovered one (the same rules as at login) and it becomes MERGED,
+    so nothing they had picked is lost. False, changing nothing, when there is no such other
+    open guest cart or it is the target itself."""
+    carts = (
+        db.session.execute(
+            select(Cart)
+            .where(
+                Cart.status.in_(CartStatus.OPEN),
+                or_(_owner_filter(source_token, None), Cart.id == target_cart_id),
+            )
+            .order_by(Cart.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    source = next((c for c in carts if c.token == source_token and c.customer_id is None), None)
+    target = next((c for c in carts if c.id == target_cart_id), None)
+    if source is None or target is None or source.id == target.id:
+        db.session.rollback()
+        return False
+    _merge_lines(source, target)
+    target.email = target.email or source.email
+    db.session.commit()
+    return True
+
+
+def _merge_lines(source: Cart, target: Cart) -> None:
+    """Add ``source``'s lines to ``target`` (both locked): quantities summed, capped by the
+    per-line maximum and the stock (never below what ``target`` already had); lines no
+    longer for sale stay behind. ``source`` becomes MERGED. The caller commits."""
+    _release_holds(source.id)
+    _release_holds(target.id)
     own_line = aliased(CartItem)
     rows = db.session.execute(
         select(
@@ -598,19 +637,20 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
         .join(Product, Product.id == ProductVariant.product_id)
         .outerjoin(InventoryItem, InventoryItem.variant_id == ProductVariant.id)
         .outerjoin(
-            own_line, and_(own_line.variant_id == ProductVariant.id, own_line.cart_id == own.id)
+            own_line,
+            and_(own_line.variant_id == ProductVariant.id, own_line.cart_id == target.id),
         )
-        .where(CartItem.cart_id == guest.id)
+        .where(CartItem.cart_id == source.id)
         .order_by(CartItem.id)
     ).all()
     limit = max_per_line()
     moved = 0
     for row in rows:
-        guest_line, mine = row[0], row[-1]  # the guest's line, the customer's (or None)
+        theirs, mine = row[0], row[-1]  # the source's line, the target's (or None)
         if not row.purchasable:
             continue
         had = mine.quantity if mine else 0
-        wanted = min(had + guest_line.quantity, limit)
+        wanted = min(had + theirs.quantity, limit)
         available = _available(row)
         if available is not None:
             wanted = min(wanted, available)
@@ -621,22 +661,19 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
         if mine is None:
             db.session.add(
                 CartItem(
-                    cart_id=own.id,
-                    variant_id=guest_line.variant_id,
+                    cart_id=target.id,
+                    variant_id=theirs.variant_id,
                     quantity=wanted,
-                    unit_price=guest_line.unit_price,
-                    added_at=guest_line.added_at,
+                    unit_price=theirs.unit_price,
+                    added_at=theirs.added_at,
                 )
             )
         else:
             mine.quantity = wanted
-    guest.status = CartStatus.MERGED
-    guest.last_activity_at = utcnow()
-    own.email = own.email or email
-    _touch(own, None)
-    _record(own.id, CartEventKind.MERGED, None, moved)
-    db.session.commit()
-    return own
+    source.status = CartStatus.MERGED
+    source.last_activity_at = utcnow()
+    _touch(target, None)
+    _record(target.id, CartEventKind.MERGED, None, moved)
 
 
 # -- reading a cart ----------------------------------------------------------------------

@@ -97,9 +97,17 @@ class Restored:
     needs_login: bool = False  # a customer's cart, and the visitor is not logged in
 
 
-def restore(secret: str, *, customer_id: int | None, now: datetime | None = None) -> Restored:
+def restore(
+    secret: str,
+    *,
+    customer_id: int | None,
+    guest_token: str | None = None,
+    now: datetime | None = None,
+) -> Restored:
     """Reopen the link's cart for this visitor (``customer_id``: who is logged in, if
-    anyone). Raises a ``LinkError`` and changes nothing when the link cannot be used."""
+    anyone; ``guest_token``: the cart a guest already holds in this browser, whose lines
+    then join the recovered cart). Raises a ``LinkError`` and changes nothing when the link
+    cannot be used."""
     now = now or utcnow()
     if not _SHAPE.fullmatch(secret or ""):
         raise LinkInvalid()
@@ -131,11 +139,13 @@ def restore(secret: str, *, customer_id: int | None, now: datetime | None = None
     if cart.customer_id is None and customer_id is None:
         restored.guest_token = cart.token
     restored.needs_login = cart.customer_id is not None and customer_id is None
-    guest_token = cart.token
+    recovered_token = cart.token
     db.session.commit()
     if merge:
         assert customer_id is not None
-        own = carts.merge_on_login(guest_token, customer_id)
+        own = carts.merge_on_login(recovered_token, customer_id)
         if own is not None:
             restored.cart_id = own.id
+    elif restored.guest_token and guest_token and guest_token != recovered_token:
+        carts.merge_guest_carts(guest_token, restored.cart_id)
     return restored

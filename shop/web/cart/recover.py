@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from shop.cart.services import CartTokenInvalid
 from shop.config import LOCALES
 from shop.i18n import localized_route
 from shop.recovery import links, policy
@@ -22,7 +23,13 @@ from shop.web.cart import bp, cookie
 def recover() -> Response:
     customer_id = current_user.id if current_user.is_authenticated else None
     try:
-        restored = links.restore(request.args.get("token", "")[:200], customer_id=customer_id)
+        guest_token = cookie.visitor()[0]
+    except CartTokenInvalid:
+        guest_token = None  # a cookie that does not verify names nobody's cart
+    try:
+        restored = links.restore(
+            request.args.get("token", "")[:200], customer_id=customer_id, guest_token=guest_token
+        )
     except links.LinkError as error:
         return _refused(error)
     if restored.needs_login:
