@@ -220,6 +220,7 @@ def preload(app: Flask) -> None:
 
     with app.app_context():
         pdf.warm_up()
+        pdf.warm_up_layout()
     gc.collect()
     gc.freeze()
 

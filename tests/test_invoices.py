@@ -355,3 +355,28 @@ def test_fonts_are_embedded(app, shop):
         assert re.search(r"\byes\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+\s*$", line), line
         columns = line.split()
         assert columns[-5] == "yes", line  # emb
+
+
+def test_the_worker_warm_up_lays_out_its_sample_like_a_real_snapshot(app, shop):
+    import json
+
+    from shop.invoices import pdf
+
+    def shape(value):
+        """Keys all the way down (lists: their first item's), without the values."""
+        if isinstance(value, dict):
+            return {key: shape(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [shape(value[0])] if value else []
+        return type(value).__name__ if value is not None else None
+
+    sample = json.loads(pdf.WARM_UP_SAMPLE.read_text(encoding="utf-8"))
+    folder = Path(app.instance_path) / "invoices"
+    with app.app_context():
+        invoice = invoices.issue_invoice(_order([(_variant(shop["products"][3]), 2)]))
+        assert shape(sample) == shape(invoice.data)  # the sample follows the snapshot's schema
+        files = set(folder.rglob("*"))
+        assert pdf.warm_up_layout() is True
+        db.session.refresh(invoice)
+        assert (invoice.pdf_path, invoice.sha256) == (None, None)
+    assert set(folder.rglob("*")) == files  # nothing written
