@@ -215,3 +215,32 @@ def test_card_order_goes_to_payment_and_its_confirmation_links_back(app, client,
     assert client.get(pay_url).status_code == 200
     confirmation = client.get(f"/fr/commande/confirmation/{token}").get_data(as_text=True)
     assert f'href="{pay_url}"' in confirmation
+
+
+def test_an_order_beyond_what_amounts_can_hold_is_refused_with_a_message(app, client, shop):
+    from shop.catalogue import services as catalogue
+    from shop.checkout import services as checkout
+    from shop.checkout.services import OrderTooLarge
+    from tests.test_orders import _cart, _details
+
+    variant = _sku_variant(app, "SKU-3")
+    with app.app_context():
+        catalogue.change_price(variant, 900_000_000)  # 9 000 000,00 €: a valid price
+        db.session.commit()
+    assert _add(client, variant, 3).status_code == 303  # 27 M€: past the 32-bit columns
+    assert client.get("/fr/commande").status_code == 200
+    client.post("/fr/commande", data=_details_form(client))
+
+    review = client.get("/fr/commande/recapitulatif")
+    assert review.status_code == 302 and review.headers["Location"] == "/fr/panier"
+    cart = client.get("/fr/panier").get_data(as_text=True)
+    assert "Cette commande est trop importante pour être passée en ligne" in cart
+    placed = client.post(
+        "/fr/commande/recapitulatif", data={"csrf_token": csrf_token(client, "/fr/")}
+    )
+    assert placed.status_code == 302 and placed.headers["Location"] == "/fr/panier"
+    with app.app_context():
+        cart_id = _cart(variant, 3)
+        with pytest.raises(OrderTooLarge):
+            checkout.place_order(cart_id, _details())
+    assert _count(app, Order) == 0

@@ -64,6 +64,17 @@ class NoLongerAvailable(CheckoutError):
         self.variant_ids = variant_ids
 
 
+class OrderTooLarge(CheckoutError):
+    message = _l(
+        "This order is too large to be placed online. Please split it, or contact us to arrange it."
+    )
+
+
+# Amounts are stored in 32-bit integer columns (minor units): an order above this cannot be
+# written, so it is refused with a message rather than failing in the database.
+MAX_ORDER_AMOUNT = 2_000_000_000
+
+
 @dataclass
 class QuoteLine:
     variant_id: int
@@ -225,6 +236,8 @@ def price(lines: list[QuoteLine], *, country: str, region: str, shipping_code: s
         lines=[(line.line_total, line.tax_class) for line in lines],
         shipping=(ship.price, ship.tax_class),
     )
+    if max(subtotal, result.total) > MAX_ORDER_AMOUNT:
+        raise OrderTooLarge(subtotal)
     for line, tax in zip(lines, result.line_taxes, strict=True):
         line.tax_amount = tax
     return Quote(
