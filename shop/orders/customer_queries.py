@@ -47,10 +47,11 @@ class OrderPage:
     rows: list[OrderRow]
     total: int
     page: int
+    per_page: int = PAGE_SIZE
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return max(1, -(-self.total // self.per_page))
 
 
 class PageOutOfRange(LookupError):
@@ -79,7 +80,7 @@ def orders_of(customer_id: int, page: int = 1, per_page: int = PAGE_SIZE) -> Ord
     if not rows and page > 1:
         raise PageOutOfRange(page)
     total = rows[0].count if rows else 0
-    return OrderPage([OrderRow(*row[:6]) for row in rows], total, page)
+    return OrderPage([OrderRow(*row[:6]) for row in rows], total, page, per_page)
 
 
 @dataclass(frozen=True)

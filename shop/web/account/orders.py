@@ -4,6 +4,7 @@ Only the signed-in customer's own placed orders: any other number is a 404, whoe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, request, url_for
@@ -13,8 +14,8 @@ from werkzeug.wrappers import Response
 from shop.i18n import localized_route
 from shop.orders import customer_queries
 from shop.orders import services as orders
-from shop.orders.customer_queries import PageOutOfRange
-from shop.orders.models import OrderStatus
+from shop.orders.customer_queries import Document, PageOutOfRange
+from shop.orders.models import Order, OrderStatus
 from shop.web.account import bp
 from shop.web.htmx import render
 from shop.web.invoices.views import send_document
@@ -86,7 +87,10 @@ def order_document(number: str, invoice_id: int) -> Response:
 
 
 def documents_context(
-    order: Any, documents: list[customer_queries.Document], url_of: Any, page_url: str
+    order: Order,
+    documents: list[Document],
+    url_of: Callable[[Document], str],
+    page_url: str,
 ) -> dict[str, Any]:
     """What ``orders/_documents.html`` needs: the documents and their links, and while a paid
     order's invoice is being issued by the worker, where and whether to ask again."""
