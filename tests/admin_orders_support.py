@@ -10,7 +10,6 @@ from shop.extensions import db
 from shop.inventory.services import receive
 from shop.payments import stripe_gateway
 from shop.platform.services import set_setting
-from tests.outbox_support import deliver_outbox
 from tests.test_orders import _cart, _details, _variant_of
 from tests.test_payments import CARD_OK, attempt, card_token, place_pending_order, stripe_client
 
@@ -37,12 +36,6 @@ def bank_order(
         cart_id = _cart(_variant_of(shop["products"][product]), quantity)
         checkout.start_checkout(cart_id)
         return checkout.place_order(cart_id, _details(email)).id
-
-
-def deliver_events(app, timeout: float = 30.0) -> None:
-    """What the worker does with the outbox (the real dispatcher, in this process), waiting
-    for events a worker left running by an earlier test holds."""
-    deliver_outbox(app, timeout=timeout)
 
 
 def paid_card_order(app, test_env) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, Auth
+from tests.outbox_support import deliver_outbox
 
 ROLES = ("customer", "support", "manager", "admin")
 
@@ -70,19 +71,10 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
         values.update(_settings_samples())
         values.update(_outbox_samples())
         values.update(_order_samples())
-        _settle_outbox()
+    # Every event handled now (the users' welcome mails, the sample order's events), waiting
+    # for those a worker holds: none may add a mail or an invoice while a test compares tables.
+    deliver_outbox(app)
     return values
-
-
-def _settle_outbox() -> None:
-    """Handle every outbox event now (welcome mails of the users just made, the sample
-    order's events), waiting for those a worker holds: a worker left running by an earlier
-    test would otherwise add their mails or invoice while a test compares the tables."""
-    from flask import current_app
-
-    from tests.outbox_support import deliver_outbox
-
-    deliver_outbox(current_app._get_current_object(), timeout=30.0)
 
 
 def _catalogue_samples() -> dict[str, int]:

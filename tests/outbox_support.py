@@ -11,7 +11,7 @@ from shop.outbox import dispatch
 from shop.outbox.models import OutboxEvent, OutboxStatus
 
 
-def deliver_outbox(app: Flask, timeout: float = 10.0) -> None:
+def deliver_outbox(app: Flask, timeout: float = 30.0) -> None:
     """Dispatch every undelivered event (pending or failed) until none is left; an event a
     worker holds is waited for. Fails when events are still undelivered after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -24,9 +24,9 @@ from shop.orders import fulfilment
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus, Shipment
 from tests import order_factory
-from tests.admin_orders_support import deliver_events
 from tests.admin_support import admin_csrf, login_staff
 from tests.conftest import PASSWORD, Auth
+from tests.outbox_support import deliver_outbox
 
 JEANNE = {**order_factory.ADDRESS, "first_name": "Jeanne", "last_name": "Moreau"}
 
@@ -212,7 +212,7 @@ def test_a_staff_member_or_unknown_id_is_not_a_customer(app):
 def test_export_streams_a_zip_of_json_files_and_is_audited_without_personal_data(app, jeanne):
     # Her orders' events handled first (mails queued, invoices issued), as the worker would,
     # so that a worker left running by an earlier test cannot add rows during the export.
-    deliver_events(app)
+    deliver_outbox(app)
     with app.app_context():
         mailed = {
             (kind, to)

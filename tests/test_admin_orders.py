@@ -20,8 +20,9 @@ from shop.orders import admin_queries, fulfilment
 from shop.orders.models import Order, OrderLine, OrderStatus, Shipment
 from shop.outbox.models import OutboxEvent
 from shop.payments.models import Refund
-from tests.admin_orders_support import bank_order, deliver_events, paid_card_order, shop  # noqa: F401
+from tests.admin_orders_support import bank_order, paid_card_order, shop  # noqa: F401
 from tests.admin_support import admin_csrf, login_staff
+from tests.outbox_support import deliver_outbox
 from tests.test_payments import (
     TOTAL,
     place_pending_order,
@@ -168,9 +169,9 @@ def test_the_list_runs_the_same_queries_for_2_or_12_orders(app, shop, staff, que
 
 def test_the_order_page_tells_its_story_in_date_order(app, shop, staff):
     order_id = bank_order(app, shop)
-    deliver_events(app)  # the confirmation email is queued
+    deliver_outbox(app)  # the confirmation email is queued
     assert post(staff, f"/admin/orders/{order_id}/mark-paid", confirm="y").status_code == 303
-    deliver_events(app)  # the payment receipt is queued
+    deliver_outbox(app)  # the payment receipt is queued
 
     page = text_of(staff.get(f"/admin/orders/{order_id}"))
 
@@ -205,9 +206,9 @@ def test_the_order_page_tells_its_story_in_date_order(app, shop, staff):
 def test_the_order_page_runs_the_same_queries_however_long_its_story(app, shop, staff, queries):
     short = bank_order(app, shop, quantity=1)
     long = bank_order(app, shop, quantity=3)
-    deliver_events(app)
+    deliver_outbox(app)
     post(staff, f"/admin/orders/{long}/mark-paid", confirm="y")
-    deliver_events(app)
+    deliver_outbox(app)
     post(staff, f"/admin/orders/{long}/refund", amount="1,00", reason="geste")
     staff.get(f"/admin/orders/{short}")
     with queries() as few:
@@ -348,7 +349,7 @@ def test_fulfilling_records_the_shipment_and_sends_the_shipped_email(app, shop, 
     assert entry.action == "order.fulfil"
     assert entry.before == {"status": "paid"}
     assert entry.after["status"] == "fulfilled" and entry.after["carrier"] == "colissimo"
-    deliver_events(app)
+    deliver_outbox(app)
     with app.app_context():
         [shipped] = db.session.execute(
             db.select(EmailMessage).where(EmailMessage.kind == "order_shipped")
@@ -565,7 +566,7 @@ def test_support_staff_cannot_refund(app, staff, test_env):
 def test_support_sends_the_payment_receipt_again(app, shop, staff):
     order_id = bank_order(app, shop)
     post(staff, f"/admin/orders/{order_id}/mark-paid", confirm="y")
-    deliver_events(app)
+    deliver_outbox(app)
     support = app.test_client()
     support_id = login_staff(support, app, "support")
     page = text_of(support.get(f"/admin/orders/{order_id}"))
@@ -609,7 +610,7 @@ def test_support_sends_the_payment_receipt_again(app, shop, staff):
 
 def test_an_email_never_sent_cannot_be_sent_again(app, shop, staff):
     order_id = bank_order(app, shop)
-    deliver_events(app)  # its confirmation mail, now rather than by a worker mid-test
+    deliver_outbox(app)  # its confirmation mail, now rather than by a worker mid-test
     with app.app_context():
         emails = db.session.scalar(db.select(db.func.count(EmailMessage.id)))
 

@@ -555,19 +555,7 @@ def merge_on_login(guest_token: str | None, customer_id: int) -> Cart | None:
     """
     if not guest_token:
         return None
-    carts = (
-        db.session.execute(
-            select(Cart)
-            .where(
-                Cart.status.in_(CartStatus.OPEN),
-                or_(_owner_filter(guest_token, None), Cart.customer_id == customer_id),
-            )
-            .order_by(Cart.id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
+    carts = _lock_open_carts(_owner_filter(guest_token, None), Cart.customer_id == customer_id)
     guest = next((c for c in carts if c.customer_id is None), None)
     own = next((c for c in carts if c.customer_id == customer_id), None)
     if guest is None:
@@ -592,19 +580,7 @@ def merge_guest_carts(source_token: str, target_cart_id: int) -> bool:
     cart's lines join the recovered one (the same rules as at login) and it becomes MERGED,
     so nothing they had picked is lost. False, changing nothing, when there is no such other
     open guest cart or it is the target itself."""
-    carts = (
-        db.session.execute(
-            select(Cart)
-            .where(
-                Cart.status.in_(CartStatus.OPEN),
-                or_(_owner_filter(source_token, None), Cart.id == target_cart_id),
-            )
-            .order_by(Cart.id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
+    carts = _lock_open_carts(_owner_filter(source_token, None), Cart.id == target_cart_id)
     source = next((c for c in carts if c.token == source_token and c.customer_id is None), None)
     target = next((c for c in carts if c.id == target_cart_id), None)
     if source is None or target is None or source.id == target.id:
@@ -614,6 +590,19 @@ def merge_guest_carts(source_token: str, target_cart_id: int) -> bool:
     target.email = target.email or source.email
     db.session.commit()
     return True
+
+
+def _lock_open_carts(*either: Any) -> list[Cart]:
+    """The open carts matching any of ``either``, locked in id order (two merges never
+    deadlock)."""
+    return list(
+        db.session.execute(
+            select(Cart)
+            .where(Cart.status.in_(CartStatus.OPEN), or_(*either))
+            .order_by(Cart.id)
+            .with_for_update()
+        ).scalars()
+    )
 
 
 def _merge_lines(source: Cart, target: Cart) -> None:

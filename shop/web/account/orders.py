@@ -4,9 +4,6 @@ Only the signed-in customer's own placed orders: any other number is a 404, whoe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import abort, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -14,13 +11,11 @@ from werkzeug.wrappers import Response
 from shop.i18n import localized_route
 from shop.orders import customer_queries
 from shop.orders import services as orders
-from shop.orders.customer_queries import Document, PageOutOfRange
-from shop.orders.models import Order, OrderStatus
+from shop.orders.customer_queries import PageOutOfRange
 from shop.web.account import bp
 from shop.web.htmx import render
 from shop.web.invoices.views import send_document
-
-MAX_POLLS = 60  # the "being prepared" box asks every 5 s, for 5 minutes at most
+from shop.web.order_documents import documents_context
 
 
 def _private(response: Response) -> Response:
@@ -84,23 +79,3 @@ def order_document(number: str, invoice_id: int) -> Response:
     if invoice is None:
         abort(404)
     return send_document(invoice)
-
-
-def documents_context(
-    order: Order,
-    documents: list[Document],
-    url_of: Callable[[Document], str],
-    page_url: str,
-) -> dict[str, Any]:
-    """What ``orders/_documents.html`` needs: the documents and their links, and while a paid
-    order's invoice is being issued by the worker, where and whether to ask again."""
-    raw = request.args.get("poll", "0")
-    polls = int(raw) if raw.isdigit() and len(raw) < 4 else 0
-    preparing = not documents and order.paid_at is not None
-    return {
-        "documents": [(document, url_of(document)) for document in documents],
-        "preparing": preparing,
-        "awaiting_payment": not documents and order.status == OrderStatus.PENDING_PAYMENT,
-        "page_url": page_url,
-        "poll_url": f"{page_url}?poll={polls + 1}" if preparing and polls < MAX_POLLS else None,
-    }

@@ -4,11 +4,8 @@ member's number format, and small action forms that refuse an empty post."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
-from babel.numbers import format_decimal
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -113,13 +110,7 @@ def labelled(form: Form, locale: str) -> None:
 
 def format_amount(minor_units: int | None) -> str:
     """12,50 in French, 12.50 in English: what staff type, without the currency sign."""
-    if minor_units is None:
-        return ""
-    digits = currency_digits()
-    pattern = "0." + "0" * digits if digits else "0"
-    return format_decimal(
-        Decimal(minor_units).scaleb(-digits), format=pattern, locale=str(get_locale() or "fr")
-    )
+    return "" if minor_units is None else numbers.format_minor(minor_units)
 
 
 def parse_amount(text: str) -> int:

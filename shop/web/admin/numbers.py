@@ -110,6 +110,15 @@ def parse_amount(text: str, *, locale: str | None = None) -> int:
     return scaled(value, currency_digits(), text=text, maximum=MAX_MINOR)
 
 
+def format_minor(minor: int, *, currency: str | None = None, separator: str | None = None) -> str:
+    """Minor units as staff type them and CSV cells hold them: « 12,50 » / "12.50", no
+    grouping, no sign, as many decimals as ``currency`` has (the shop's by default), the
+    staff locale's decimal sign unless ``separator`` is given."""
+    digits = digits_of(currency) if currency else currency_digits()
+    text = f"{Decimal(minor).scaleb(-digits):.{digits}f}"
+    return text.replace(".", separator or decimal_symbol())
+
+
 def format_plain(value: Decimal) -> str:
     """Without grouping (easier to edit), with the staff locale's decimal sign."""
     return format(value, "f").replace(".", decimal_symbol())

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
@@ -21,14 +19,6 @@ _SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
-
-
-def format_amount(minor: int, decimal_separator: str = ".", currency: str | None = None) -> str:
-    """12.50 / 12,50: a plain decimal without grouping or sign (CSV cells, form values), with
-    as many decimals as ``currency`` has (the shop's by default)."""
-    digits = numbers.digits_of(currency) if currency else numbers.currency_digits()
-    text = f"{Decimal(minor).scaleb(-digits):.{digits}f}"
-    return text.replace(".", decimal_separator)
 
 
 def parse_quantity(text: str, *, signed: bool = False) -> int:

@@ -44,7 +44,6 @@ from shop.web.admin.order_forms import (
     MarkPaidForm,
     RefundForm,
     ResendForm,
-    format_amount,
     parse_quantity,
 )
 from shop.web.checkout.views import STATUS_LABELS
@@ -188,11 +187,18 @@ def _export_lines(filters: OrderFilters, separator: str, lang: str) -> Iterator[
                     str(PAYMENT_LABELS.get(row.payment_method, row.payment_method)),
                     _cell((row.shipping_method_name or {}).get(lang, "")),
                     row.currency,
-                    format_amount(row.subtotal, decimal_separator, row.currency),
-                    format_amount(row.shipping_total, decimal_separator, row.currency),
-                    format_amount(row.tax_total, decimal_separator, row.currency),
-                    format_amount(row.total, decimal_separator, row.currency),
-                    format_amount(row.amount_refunded, decimal_separator, row.currency),
+                    *(
+                        numbers.format_minor(
+                            amount, currency=row.currency, separator=decimal_separator
+                        )
+                        for amount in (
+                            row.subtotal,
+                            row.shipping_total,
+                            row.tax_total,
+                            row.total,
+                            row.amount_refunded,
+                        )
+                    ),
                 ],
                 separator,
             )
@@ -256,8 +262,8 @@ def _forms(detail: OrderDetail, **submitted: FlaskForm) -> dict[str, Any]:
     refund_form = submitted.get("refund_form")
     if refund_form is None:
         refund_form = RefundForm(formdata=None)
-        refund_form.amount.raw = format_amount(
-            detail.order.refundable, numbers.decimal_symbol(), detail.order.currency
+        refund_form.amount.raw = numbers.format_minor(
+            detail.order.refundable, currency=detail.order.currency
         )
     return {
         "fulfil_form": fulfil,

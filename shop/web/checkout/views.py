@@ -27,10 +27,10 @@ from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.services import get_setting
 from shop.recovery import services as recovery
-from shop.web.account.orders import documents_context
 from shop.web.account.views import form_status
 from shop.web.checkout import bp
 from shop.web.htmx import redirect_to, render
+from shop.web.order_documents import documents_context
 from shop.web.security import form_view
 
 SESSION_KEY = "checkout"
