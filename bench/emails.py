@@ -55,18 +55,6 @@ from tests import services  # noqa: E402
 SECRET_KEY = "comptoir-bench-secret-key-not-for-production"
 TARGET_PER_SECOND = 200
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*((?:.|\r?\n[ \t])+?)\r?\n(?![ \t])", re.I | re.M)
-ADDRESS = {
-    "first_name": "Camille",
-    "last_name": "Martin",
-    "company": "",
-    "line1": "12 rue des Lilas",
-    "line2": "",
-    "postal_code": "75011",
-    "city": "Paris",
-    "country": "FR",
-    "region": "",
-    "phone": "",
-}
 
 
 def log(message: str) -> None:
@@ -406,6 +394,7 @@ def phase_invoices(
     from shop.invoices import services as invoices
     from shop.orders import services as orders
     from tests import catalogue_factory
+    from tests.test_orders import ADDRESS
 
     catalogue_factory.build(12)
     load_defaults()

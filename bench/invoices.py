@@ -36,19 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADDRESS = {
-    "first_name": "Camille",
-    "last_name": "Martin",
-    "company": "",
-    "line1": "12 rue des Lilas",
-    "line2": "",
-    "postal_code": "75011",
-    "city": "Paris",
-    "country": "FR",
-    "region": "",
-    "phone": "",
-}
-
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
@@ -93,6 +80,7 @@ def run(count: int, warmup: int, freeze: bool = True) -> dict[str, object]:
     from shop.jobs import preload, wait_for_inprocess_jobs
     from shop.orders import services as orders
     from tests import catalogue_factory
+    from tests.test_orders import ADDRESS
 
     app = create_app()
     rng = random.Random(2026)
