@@ -105,7 +105,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop.web import health, seo
+    from shop.web import converters, health, seo
     from shop.web.account import bp as account
     from shop.web.admin import bp as admin
     from shop.web.cart import bp as cart
@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.web.storefront import bp as storefront
     from shop.web.webhooks import bp as webhooks
 
+    converters.init_app(app)
     app.register_blueprint(storefront)
     app.register_blueprint(account)
     app.register_blueprint(admin)

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
+from shop import sql
 from shop.emails import services, transport
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.emails.wire import Outgoing
@@ -151,7 +152,7 @@ def senders() -> int:
     """How many SMTP sessions a batch keeps open at once (``EMAIL_SENDERS``, default 4): the
     sessions wait on the server and the database in turn, not on each other. One for the
     embedded default (SQLite, files instead of SMTP)."""
-    if db.session.get_bind().dialect.name == "sqlite" or transport.server() is None:
+    if not sql.is_postgresql() or transport.server() is None:
         return 1
     return max(1, int(current_app.config.get("EMAIL_SENDERS", DEFAULT_SENDERS)))
 

@@ -16,8 +16,8 @@ import hashlib
 from collections.abc import Iterable
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shop import sql
 from shop.accounts.models import User, utcnow
 from shop.emails.models import EmailSuppression
 from shop.extensions import db
@@ -51,10 +51,8 @@ def suppressed_among(addresses: Iterable[str]) -> set[str]:
 def unsubscribe(address: str) -> None:
     """The address gets no more marketing mail: on the list (once, however often asked), and
     the matching customer's marketing consent withdrawn. Emails about orders are unaffected."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.session.execute(
-        insert(EmailSuppression)
+        sql.insert(EmailSuppression)
         .values(address_hash=address_hash(address), reason=UNSUBSCRIBED, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=[EmailSuppression.address_hash])
     )

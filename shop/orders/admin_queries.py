@@ -16,6 +16,7 @@ from flask_babel import get_timezone
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from shop import sql
 from shop.accounts.models import User
 from shop.audit.models import AuditLog
 from shop.emails.models import EmailMessage
@@ -65,7 +66,7 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _name(address: Any) -> ColumnElement[str]:
-    return func.concat(
+    return sql.concat(
         func.coalesce(address["first_name"].as_string(), ""),
         " ",
         func.coalesce(address["last_name"].as_string(), ""),

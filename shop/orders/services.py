@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop import sql
 from shop.accounts.models import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
@@ -66,7 +67,7 @@ def next_number(moment: datetime | None = None) -> str:
     sequences, keeps a counter per year (one writer at a time there anyway).
     """
     year = (moment or utcnow()).year
-    if db.session.get_bind().dialect.name == "postgresql":
+    if sql.is_postgresql():
         return f"CMD-{year}-{db.session.execute(_NEXT_NUMBER).scalar_one():06d}"
     for _ in range(2):
         value = db.session.execute(_NEXT_IN_YEAR, {"y": year}).scalar_one_or_none()

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, text
 
+from shop import sql
 from shop.accounts.models import utcnow
 from shop.extensions import db
 from shop.outbox.handlers import HANDLERS
@@ -67,11 +68,11 @@ def _claim(*where: ColumnElement[bool], limit: int = 1) -> list[OutboxEvent]:
     a transaction that has read first cannot take it once another connection has written
     since, and would fail at once with "database is locked".
     """
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+    dialect = sql.dialect()
+    if dialect == sql.POSTGRESQL:
         timeout = int(current_app.config.get("OUTBOX_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
         db.session.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
-    elif dialect == "sqlite":
+    elif dialect == sql.SQLITE:
         connection = db.session.connection().connection.dbapi_connection
         if connection is not None and not connection.in_transaction:
             connection.execute("BEGIN IMMEDIATE")

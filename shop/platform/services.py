@@ -14,8 +14,8 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from flask import current_app, g
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shop import sql
 from shop.extensions import db
 from shop.platform import crypto
 from shop.platform.models import PlatformConfig
@@ -65,10 +65,8 @@ def update_settings(
     """
     rows = {key: (value, False) for key, value in values.items()}
     rows.update({key: (crypto.encrypt(value), True) for key, value in (secrets or {}).items()})
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for key, (value, encrypted) in rows.items():
-        statement = insert(PlatformConfig).values(key=key, value=value, encrypted=encrypted)
+        statement = sql.insert(PlatformConfig).values(key=key, value=value, encrypted=encrypted)
         statement = statement.on_conflict_do_update(
             index_elements=[PlatformConfig.key],
             set_={"value": value, "encrypted": encrypted, "updated_at": db.func.now()},

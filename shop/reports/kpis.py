@@ -25,8 +25,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, String, case, cast, exists, func, literal, select, true
+from sqlalchemy import String, case, cast, exists, func, literal, select, true
 
+from shop import sql
 from shop.cart.models import Cart, CartEvent, CartEventKind, CartItem, CartStatus
 from shop.extensions import db
 from shop.orders.models import Order, OrderLine, OrderStatus
@@ -136,9 +137,7 @@ def _local_days(column: Any, zone: ZoneInfo) -> Any:
     zones, so it groups by UTC hour and ``_fold`` moves each hour to its local day (the
     shop's zones are whole hours off UTC).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(zone.key, column), Date)
-    return func.strftime("%Y-%m-%d %H", column)
+    return sql.local_hour_or_day(column, zone)
 
 
 def _fold(bucket: Any, zone: ZoneInfo) -> date:

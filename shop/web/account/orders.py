@@ -12,6 +12,7 @@ from shop.i18n import localized_route
 from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.orders.customer_queries import PageOutOfRange
+from shop.paging import parse_page
 from shop.web.account import bp
 from shop.web.htmx import render
 from shop.web.invoices.views import send_document
@@ -24,10 +25,10 @@ def _private(response: Response) -> Response:
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or len(raw) > 6:
+    page = parse_page(request.args.get("page", "1"))
+    if page is None:
         abort(404)
-    return int(raw)
+    return page
 
 
 @localized_route(bp, {"fr": "/compte/commandes", "en": "/account/orders"})

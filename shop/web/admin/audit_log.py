@@ -24,6 +24,7 @@ from shop.accounts.models import Role, User
 from shop.accounts.permissions import Permission
 from shop.audit import services as audit_services
 from shop.extensions import db
+from shop.paging import MAX_PAGE
 from shop.web.admin import admin_route
 from shop.web.htmx import render, wants_fragment
 
@@ -113,7 +114,7 @@ def audit() -> Response:
             else:
                 filters["actor_id"] = user.id
         if actor_ok:
-            page = form.page.data or 1
+            page = min(form.page.data or 1, MAX_PAGE)
             entries, total = audit_services.entries(
                 **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from shop.accounts.permissions import Permission
 from shop.cart.models import Cart
 from shop.extensions import db
+from shop.paging import page_number
 from shop.recovery import services as recovery
 from shop.recovery.overview import abandoned_overview
 from shop.web.admin import admin_route
@@ -30,8 +31,7 @@ def delivery_label(status: str | None) -> str:
 
 
 def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and len(value) < 7 else 1
+    return page_number(request.args.get("page"))
 
 
 def _listing(page: int, q: str) -> dict:

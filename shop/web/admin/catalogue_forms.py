@@ -47,6 +47,7 @@ from shop.catalogue.models import (
 )
 from shop.catalogue.services import Text
 from shop.config import LOCALES
+from shop.paging import parse_id
 from shop.web.admin import numbers
 from shop.web.admin.numbers import BadNumber, currency_digits
 
@@ -93,8 +94,7 @@ def identifier(value: Any) -> int | None:
     """An id from a select: None for "none", 0 (unknown to every table) for garbage."""
     if value in (None, "", "None"):
         return None
-    text = str(value)
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return parse_id(value) or 0
 
 
 def labelled(form: Form, locale: str) -> None:

@@ -17,6 +17,7 @@ from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import CatalogueError
 from shop.config import LOCALES
 from shop.extensions import db
+from shop.paging import page_number
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.catalogue_forms import (
@@ -55,7 +56,6 @@ STATUS_ACTIONS = {
 
 
 def _filters(args: Any) -> staff_queries.ProductFilters:
-    page = args.get("page", "1")
     return staff_queries.ProductFilters(
         q=args.get("q", "")[:100],
         status=args.get("status", "") if args.get("status") in ProductStatus.ALL else "",
@@ -64,7 +64,7 @@ def _filters(args: Any) -> staff_queries.ProductFilters:
         kind=args.get("kind", "") if args.get("kind") in KIND_LABELS else "",
         stock=args.get("stock", "") if args.get("stock") in STOCK_LABELS else "",
         sort=args.get("sort", "") if args.get("sort") in SORT_LABELS else "updated",
-        page=int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1,
+        page=page_number(args.get("page")),
     )
 
 

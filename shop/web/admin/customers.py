@@ -13,6 +13,7 @@ from shop.accounts import gdpr
 from shop.accounts.models import User, utcnow
 from shop.accounts.permissions import Permission
 from shop.checkout.addresses import Address
+from shop.paging import page_number
 from shop.reports import customers as reports
 from shop.web.account.views import form_status
 from shop.web.admin import admin_route
@@ -41,8 +42,7 @@ def address_lines(address: dict[str, str]) -> list[str]:
 
 
 def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and len(value) < 7 else 1
+    return page_number(request.args.get("page"))
 
 
 def _customer_or_404(customer_id: int) -> User:

@@ -32,6 +32,7 @@ from shop.orders import admin_queries, backoffice, fulfilment, resend
 from shop.orders import services as orders
 from shop.orders.admin_queries import OrderDetail, OrderFilters
 from shop.orders.models import OrderStatus
+from shop.paging import page_number
 from shop.payments.stripe_gateway import PaymentError
 from shop.web.account.views import form_status
 from shop.web.admin import admin_route, can, numbers, order_labels  # noqa: F401 (template helpers)
@@ -105,10 +106,7 @@ def _filter_args(args: Any) -> dict[str, str]:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))
 
 
 @admin_route("/orders", Permission.ORDERS_READ, endpoint="orders")

@@ -17,6 +17,7 @@ from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.outbox import retry as event_retry
 from shop.outbox.models import OutboxEvent, OutboxStatus
+from shop.paging import page_number
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.htmx import redirect_to, render, wants_fragment
@@ -35,8 +36,7 @@ def _page(status: int = 200, **extra: Any) -> Response:
     shown = request.args.get("status", OutboxStatus.DEAD)
     if shown not in STATUSES:
         shown = OutboxStatus.DEAD
-    page = request.args.get("page", 1, type=int) or 1
-    page = max(page, 1)
+    page = page_number(request.args.get("page"))
     events, total = event_retry.undelivered(shown, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     emails, emails_total = email_retry.failed_messages(limit=PER_PAGE)
     return render(

@@ -18,6 +18,7 @@ from shop.inventory import adjustments, admin_queries
 from shop.inventory import services as inventory
 from shop.inventory.admin_queries import LedgerFilters, StockFilters, StockRow
 from shop.inventory.models import InventoryItem, MovementKind
+from shop.paging import page_number
 from shop.web.account.views import form_status
 from shop.web.admin import admin_route, order_labels  # noqa: F401 (template helpers)
 from shop.web.admin.auditing import audited
@@ -31,10 +32,7 @@ def _lang() -> str:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))
 
 
 def _levels(low: bool) -> Response:

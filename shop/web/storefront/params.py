@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
+from shop import paging
 from shop.catalogue.queries import SORTS, ListingFilters
 
 _PRICE = re.compile(r"^\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*(?:€|eur|\$)?\s*$", re.IGNORECASE)
@@ -31,9 +32,10 @@ def parse_price(raw: str | None) -> tuple[int | None, bool]:
 def parse_page(raw: str | None) -> int:
     if raw is None:
         return 1
-    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+    page = paging.parse_page(raw)
+    if page is None:
         raise NotFound()
-    return int(raw)
+    return page
 
 
 def listing_filters(

@@ -19,11 +19,11 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from shop import sql
 from shop.catalogue import cache, queries
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.catalogue.services import redirect_for
 from shop.config import LOCALES
-from shop.extensions import db
 from shop.i18n import absolute, localized_route, negotiate_lang
 from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE
 from shop.web.htmx import render, wants_fragment
@@ -298,7 +298,7 @@ def search() -> Response:
 
     def build() -> dict[str, Any]:
         try:
-            listing = queries.search(lang, q, filters, dialect=db.engine.dialect.name)
+            listing = queries.search(lang, q, filters, dialect=sql.dialect())
         except PageOutOfRange:
             raise NotFound() from None
         alternates = {
