@@ -73,6 +73,18 @@ def _default_lang(endpoint: str, values: dict[str, Any]) -> None:
         values["lang"] = g.get("lang") or select_locale()
 
 
+def query_args() -> dict[str, list[str]]:
+    """The request's query string as ``url_for`` keywords, less the names ``url_for`` or the
+    route would take as their own (``lang``, the view's arguments, ``_external`` and the
+    other ``_`` options): a visitor's ``?lang=x`` must not break the page's links."""
+    reserved = {"lang", *(request.view_args or {})}
+    return {
+        key: values
+        for key, values in request.args.to_dict(flat=False).items()
+        if key not in reserved and not key.startswith("_")
+    }
+
+
 def alternate_urls(_external: bool = False) -> dict[str, str]:
     """The current page in each language (views with localized slugs set ``g.alternates``)."""
     if alternates := g.get("alternates"):
@@ -81,9 +93,8 @@ def alternate_urls(_external: bool = False) -> dict[str, str]:
     if not endpoint or not current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
         return {}
     args = dict(request.view_args or {})
-    query = request.args.to_dict(flat=False)
     return {
-        lang: url_for(endpoint, **{**query, **args}, lang=lang, _external=_external)
+        lang: url_for(endpoint, **{**query_args(), **args}, lang=lang, _external=_external)
         for lang in LOCALES
     }
 

@@ -24,7 +24,7 @@ from shop.catalogue import cache, queries
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.catalogue.services import redirect_for
 from shop.config import LOCALES
-from shop.i18n import absolute, localized_route, negotiate_lang
+from shop.i18n import absolute, localized_route, negotiate_lang, query_args
 from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE
 from shop.web.htmx import render, wants_fragment
 from shop.web.storefront import bp, meta
@@ -197,7 +197,7 @@ def category(slug: str) -> Response:
         text = view.translations[lang]
         alternates = {
             code: url_for(
-                "storefront.category", slug=t.slug, lang=code, **request.args.to_dict(flat=False)
+                "storefront.category", slug=t.slug, lang=code, **query_args()
             )
             for code, t in view.translations.items()
         }
@@ -254,7 +254,7 @@ def tag(slug: str) -> Response:
             raise NotFound() from None
         alternates = {
             code: url_for(
-                "storefront.tag", slug=t.slug, lang=code, **request.args.to_dict(flat=False)
+                "storefront.tag", slug=t.slug, lang=code, **query_args()
             )
             for code, t in translations.items()
         }
@@ -302,7 +302,7 @@ def search() -> Response:
         except PageOutOfRange:
             raise NotFound() from None
         alternates = {
-            code: url_for("storefront.search", lang=code, **request.args.to_dict(flat=False))
+            code: url_for("storefront.search", lang=code, **query_args())
             for code in ("fr", "en")
         }
         heading = _("Search results for “%(q)s”", q=q) if q else _("Search")
