@@ -1,9 +1,13 @@
-"""Card payment in Debian's Chromium with localstripe's fake Stripe.js: 3-D Secure through its
-modal, a declined card then a retry, a double-click, and the page without JavaScript."""
+"""Card payment in Debian's Chromium with localstripe's fake Stripe.js (completed with
+``createPaymentMethod`` by tests/localstripe_server.py): a card paid at once, 3-D Secure
+through its modal, a declined card then a retry, a double-click, and the page without
+JavaScript."""
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -20,6 +24,7 @@ from tests.test_payments import (
     payments_of,
     place_pending_order,
     status_of,
+    stripe_client,
 )
 
 pytestmark = pytest.mark.browser
@@ -57,6 +62,39 @@ def enter_card(page: Page, number: str) -> None:
 
 def pay_button(page: Page):
     return page.locator("#card-payment button[type=submit]")
+
+
+def test_a_card_becomes_a_payment_method_and_pays(app, page: Page, order, test_env):
+    """Stripe.js makes the PaymentMethod; our server only ever receives its pm_ id."""
+    order_id, url, landing = order
+    problems = watch_console(page)
+    sent: list[dict] = []
+    stripe_calls: list[str] = []
+
+    def seen(request) -> None:
+        if request.method == "POST" and re.search(r"/carte$", request.url):
+            sent.append(json.loads(request.post_data))
+        if "/v1/" in request.url:
+            stripe_calls.append(urlsplit(request.url).path)
+
+    page.on("request", seen)
+    page.goto(url)
+    enter_card(page, CARD_OK)
+    pay_button(page).click()
+
+    expect(page).to_have_url(landing)
+    [body] = sent
+    assert set(body) == {"payment_method", "attempt"}
+    assert re.fullmatch(r"pm_\w+", body["payment_method"])
+    assert stripe_calls == ["/v1/payment_methods"]  # no token on the way
+    with app.app_context():
+        assert status_of(order_id) == OrderStatus.PAID
+        [payment] = payments_of(order_id)
+        assert payment.status == PaymentStatus.SUCCEEDED
+        intent_id = payment.intent_id
+    intent = stripe_client(test_env).v1.payment_intents.retrieve(intent_id)
+    assert (intent.status, intent.payment_method) == ("succeeded", body["payment_method"])
+    assert problems == []
 
 
 def test_three_d_secure_through_the_fake_stripe_modal(app, page: Page, order):
