@@ -150,6 +150,23 @@ def test_failed_authentication_then_a_declined_card_then_a_retry_pays(app, page:
     assert problems == []
 
 
+def test_stripe_js_refusing_the_card_sends_nothing_to_our_server(app, page: Page, order):
+    """createPaymentMethod answers {error} (an empty card here): its message is shown, the
+    button comes back, and our server never hears of it."""
+    order_id, url, _landing = order
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(url)
+
+    pay_button(page).click()
+
+    expect(page.locator("#card-errors")).to_have_text(re.compile(r"\S"))
+    expect(pay_button(page)).to_be_enabled()
+    assert [u for u in posts if re.search(r"/carte$", u)] == []
+    with app.app_context():
+        assert payments_of(order_id) == []
+
+
 def test_a_double_click_on_pay_charges_once(app, page: Page, order):
     order_id, url, landing = order
     posts: list[str] = []
