@@ -1,5 +1,6 @@
-"""Card payments through localstripe with the official library: paid, 3-D Secure, declined and
-retried, double submits, refunds; and the JSON endpoints the payment page's script calls."""
+"""Card payments through localstripe with the official library, paid with PaymentMethods as
+Stripe.js makes them: paid, 3-D Secure, declined and retried, double submits, anything but a
+``pm_…`` id refused, refunds; and the JSON endpoints the payment page's script calls."""
 
 from __future__ import annotations
 
