@@ -11,7 +11,7 @@ from shop.inventory.services import receive
 from shop.payments import stripe_gateway
 from shop.platform.services import set_setting
 from tests.test_orders import _cart, _details, _variant_of
-from tests.test_payments import CARD_OK, attempt, card_token, place_pending_order, stripe_client
+from tests.test_payments import CARD_OK, attempt, card_method, place_pending_order, stripe_client
 
 
 @pytest.fixture
@@ -43,8 +43,6 @@ def paid_card_order(app, test_env) -> tuple[int, str]:
     with app.app_context():
         order_id = place_pending_order()
         stripe_api = stripe_client(test_env)
-        outcome = stripe_gateway.pay_with_token(
-            order_id, card_token(stripe_api, CARD_OK), attempt()
-        )
+        outcome = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
         assert outcome.status == "succeeded"
         return order_id, outcome.intent_id

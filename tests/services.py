@@ -204,16 +204,13 @@ def start_smtp() -> Service:
     return Service(f"smtp://127.0.0.1:{port}", port, controller.stop, {"mailbox": mailbox})
 
 
-_LOCALSTRIPE = (
-    "import sys; from aiohttp import web; from localstripe.server import app; "
-    "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)"
-)
+_LOCALSTRIPE = Path(__file__).with_name("localstripe_server.py")
 
 
 def start_localstripe() -> Service:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", _LOCALSTRIPE, str(port)],
+        [sys.executable, str(_LOCALSTRIPE), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

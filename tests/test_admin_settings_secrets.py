@@ -26,7 +26,7 @@ from shop.platform import crypto
 from shop.platform.models import PlatformConfig
 from tests import services
 from tests.admin_support import admin_csrf, login_staff
-from tests.test_payments import CARD_OK, attempt, card_token, place_pending_order
+from tests.test_payments import CARD_OK, attempt, card_method, place_pending_order
 from tests.test_webhooks import sign
 
 # Unique per run: finding one of them anywhere is a leak, not a coincidence.
@@ -249,7 +249,7 @@ def test_card_payment_and_webhooks_use_the_keys_saved_in_the_admin(app, test_env
             own = stripe.StripeClient(
                 STRIPE_SECRET, base_addresses={"api": test_env["STRIPE_API_BASE"]}
             )
-            outcome = stripe_gateway.pay_with_token(order_id, card_token(own, CARD_OK), attempt())
+            outcome = stripe_gateway.pay_by_card(order_id, card_method(own, CARD_OK), attempt())
             assert outcome.status == stripe_gateway.SUCCEEDED
             intent = own.v1.payment_intents.retrieve(outcome.intent_id)
             assert intent.status == "succeeded"

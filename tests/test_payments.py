@@ -1,5 +1,6 @@
-"""Card payments through localstripe with the official library: paid, 3-D Secure, declined and
-retried, double submits, refunds; and the JSON endpoints the payment page's script calls."""
+"""Card payments through localstripe with the official library, paid with PaymentMethods as
+Stripe.js makes them: paid, 3-D Secure, declined and retried, double submits, anything but a
+``pm_…`` id refused, refunds; and the JSON endpoints the payment page's script calls."""
 
 from __future__ import annotations
 
@@ -131,10 +132,14 @@ def stripe_client(test_env: dict[str, str]) -> stripe.StripeClient:
     )
 
 
-def card_token(client: stripe.StripeClient, number: str) -> str:
-    """What Stripe.js's createToken gives the page (we only ever see the token)."""
-    params = {"card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
-    return client.v1.tokens.create(params=params).id
+CARD = {"exp_month": 12, "exp_year": 2030, "cvc": "123"}
+
+
+def card_method(client: stripe.StripeClient, number: str) -> str:
+    """What Stripe.js's ``createPaymentMethod({type: "card", card})`` gives the page: the id
+    of a PaymentMethod (we never see the card)."""
+    params = {"type": "card", "card": {"number": number, **CARD}}
+    return client.v1.payment_methods.create(params=params).id
 
 
 def authenticate(test_env: dict[str, str], client_secret: str, *, success: bool = True) -> None:
@@ -208,6 +213,10 @@ def stock_of(order_id: int) -> list[tuple[int, int]]:
     return [tuple(row) for row in rows]
 
 
+def events_count() -> int:
+    return db.session.execute(db.select(db.func.count(OutboxEvent.id))).scalar_one()
+
+
 def status_of(order_id: int) -> str:
     db.session.expire_all()
     return db.session.get(Order, order_id).status
@@ -248,7 +257,7 @@ def stripe_api(test_env) -> stripe.StripeClient:
 def test_a_card_payment_pays_the_order_once(order_id, stripe_api):
     key = attempt()
 
-    outcome = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), key)
+    outcome = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), key)
 
     assert outcome.status == "succeeded"
     assert outcome.intent_id.startswith("pi_")
@@ -285,7 +294,7 @@ def test_latest_charge_is_read_as_an_id_or_an_embedded_object():
 
 
 def test_three_d_secure_then_finish_pays_the_order(order_id, stripe_api, test_env):
-    outcome = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_3DS), attempt())
+    outcome = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_3DS), attempt())
 
     assert outcome.status == "requires_action"
     assert outcome.client_secret.startswith(outcome.intent_id + "_secret_")
@@ -309,7 +318,7 @@ def test_three_d_secure_then_finish_pays_the_order(order_id, stripe_api, test_en
 
 
 def test_failed_three_d_secure_leaves_the_order_payable(order_id, stripe_api, test_env):
-    outcome = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_3DS), attempt())
+    outcome = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_3DS), attempt())
     authenticate(test_env, outcome.client_secret, success=False)
 
     finished = stripe_gateway.finish(order_id, outcome.intent_id)
@@ -325,8 +334,8 @@ def test_failed_three_d_secure_leaves_the_order_payable(order_id, stripe_api, te
 def test_a_declined_card_keeps_the_order_and_its_holds_then_a_retry_pays(order_id, stripe_api):
     holds, stock = holds_of(order_id), stock_of(order_id)
 
-    declined = stripe_gateway.pay_with_token(
-        order_id, card_token(stripe_api, CARD_DECLINED), attempt()
+    declined = stripe_gateway.pay_by_card(
+        order_id, card_method(stripe_api, CARD_DECLINED), attempt()
     )
 
     assert declined.status == "failed"
@@ -340,7 +349,7 @@ def test_a_declined_card_keeps_the_order_and_its_holds_then_a_retry_pays(order_i
     assert payment.last_error == "card_declined: Your card was declined."
     assert outbox("order_paid") == []
 
-    retried = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), attempt())
+    retried = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
 
     assert retried.status == "succeeded"
     assert status_of(order_id) == OrderStatus.PAID
@@ -354,9 +363,9 @@ def test_a_declined_card_keeps_the_order_and_its_holds_then_a_retry_pays(order_i
 
 def test_the_same_attempt_twice_charges_once(order_id, stripe_api):
     key = attempt()
-    first = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), key)
+    first = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), key)
 
-    again = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), key)
+    again = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), key)
 
     assert again == first == Outcome("succeeded", first.intent_id)
     assert len(payments_of(order_id)) == 1
@@ -366,16 +375,16 @@ def test_the_same_attempt_twice_charges_once(order_id, stripe_api):
 
 def test_a_double_click_racing_itself_charges_once(app, order_id, stripe_api):
     key = attempt()
-    tokens = [card_token(stripe_api, CARD_OK), card_token(stripe_api, CARD_OK)]
+    methods = [card_method(stripe_api, CARD_OK), card_method(stripe_api, CARD_OK)]
     outcomes: list[Outcome] = []
     start = threading.Barrier(2)
 
-    def press(token: str) -> None:
+    def press(method: str) -> None:
         with app.app_context():
             start.wait()
-            outcomes.append(stripe_gateway.pay_with_token(order_id, token, key))
+            outcomes.append(stripe_gateway.pay_by_card(order_id, method, key))
 
-    threads = [threading.Thread(target=press, args=(token,)) for token in tokens]
+    threads = [threading.Thread(target=press, args=(method,)) for method in methods]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -390,9 +399,9 @@ def test_a_double_click_racing_itself_charges_once(app, order_id, stripe_api):
 
 def test_the_same_declined_attempt_answers_the_same_message(order_id, stripe_api):
     key = attempt()
-    first = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_DECLINED), key)
+    first = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_DECLINED), key)
 
-    again = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), key)
+    again = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), key)
 
     assert again == first
     assert again.message == DECLINED_FR
@@ -401,9 +410,9 @@ def test_the_same_declined_attempt_answers_the_same_message(order_id, stripe_api
 
 
 def test_a_new_attempt_cancels_one_left_at_three_d_secure(order_id, stripe_api):
-    left = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_3DS), attempt())
+    left = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_3DS), attempt())
 
-    paid = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), attempt())
+    paid = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
 
     assert paid.status == "succeeded"
     assert stripe_api.v1.payment_intents.retrieve(left.intent_id).status == "canceled"
@@ -419,27 +428,106 @@ def test_an_order_that_is_not_awaiting_payment_is_refused(order_id, stripe_api):
     orders.cancel(order_id)
 
     with pytest.raises(stripe_gateway.NotAwaitingPayment):
-        stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), attempt())
+        stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
 
     assert payments_of(order_id) == []
     assert intents_for(stripe_api, order_id) == []
 
 
-def test_an_unknown_token_is_a_failure_not_a_charge(order_id):
-    outcome = stripe_gateway.pay_with_token(order_id, "tok_doesnotexist", attempt())
+def charges_at_stripe(client: stripe.StripeClient) -> list[str]:
+    return [c.id for c in client.v1.charges.list(params={"limit": 100}).auto_paging_iter()]
 
-    assert outcome.status == "failed"
-    assert outcome.message == (
+
+def test_a_payment_method_made_with_the_official_library_pays_the_order_once(order_id, stripe_api):
+    """What Stripe.js does in the page, done with the official library: a card becomes a
+    PaymentMethod, and only its id reaches us."""
+    method = stripe_api.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": CARD_OK, **CARD}}
+    )
+    assert (method.id[:3], method.type, method.card.last4) == ("pm_", "card", "4242")
+    key = attempt()
+
+    paid = stripe_gateway.pay_by_card(order_id, method.id, key)
+    again = stripe_gateway.pay_by_card(order_id, method.id, key)
+
+    assert again == paid == Outcome("succeeded", paid.intent_id)
+    assert status_of(order_id) == OrderStatus.PAID
+    [payment] = payments_of(order_id)
+    assert (payment.status, payment.intent_id) == (PaymentStatus.SUCCEEDED, paid.intent_id)
+    [intent] = intents_for(stripe_api, order_id)
+    assert (intent.id, intent.payment_method, intent.status) == (
+        paid.intent_id,
+        method.id,
+        "succeeded",
+    )
+    assert sales_of(order_id) == expected_sales(order_id)
+    assert len(outbox("order_paid")) == 1
+
+
+def a_card_token(client: stripe.StripeClient) -> str:
+    return client.v1.tokens.create(params={"card": {"number": CARD_OK, **CARD}}).id
+
+
+def the_card_behind_a_token(client: stripe.StripeClient) -> str:
+    token = client.v1.tokens.create(params={"card": {"number": CARD_OK, **CARD}})
+    return token.card.id
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        a_card_token,  # tok_…: what the page used to send
+        the_card_behind_a_token,  # card_…: what the server used to pay with
+        lambda _client: "pm_doesnotexist",  # shaped right, unknown to Stripe
+        lambda _client: "",
+        lambda _client: "bogus",
+        lambda _client: "pm_",
+        lambda _client: "pm_abc def",
+        lambda _client: "pm_abc\n",
+        lambda _client: "PM_abc",
+        lambda _client: "pm_" + "a" * 300,
+    ],
+    ids=[
+        "token",
+        "card",
+        "unknown",
+        "empty",
+        "bogus",
+        "prefix",
+        "space",
+        "newline",
+        "case",
+        "long",
+    ],
+)
+def test_anything_but_a_payment_method_is_refused_and_nothing_is_charged(
+    order_id, stripe_api, sent
+):
+    posted = sent(stripe_api)
+    charges, holds, stock = charges_at_stripe(stripe_api), holds_of(order_id), stock_of(order_id)
+    events = events_count()
+
+    with pytest.raises(stripe_gateway.InvalidPaymentMethod) as refused:
+        stripe_gateway.pay_by_card(order_id, posted, attempt())
+
+    assert str(refused.value.message) == (
         "Les informations de votre carte n’ont pas pu être utilisées. "
         "Veuillez les saisir à nouveau."
     )
     assert payments_of(order_id) == []
     assert status_of(order_id) == OrderStatus.PENDING_PAYMENT
+    assert (holds_of(order_id), stock_of(order_id)) == (holds, stock)
+    assert events_count() == events
+    assert intents_for(stripe_api, order_id) == []
+    assert charges_at_stripe(stripe_api) == charges
+    # The order row was released: a real PaymentMethod pays it at once.
+    paid = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
+    assert paid.status == "succeeded"
 
 
 def test_finish_refuses_an_intent_of_another_order(ctx, stripe_api):
     first, second = place_pending_order(), place_pending_order()
-    outcome = stripe_gateway.pay_with_token(first, card_token(stripe_api, CARD_3DS), attempt())
+    outcome = stripe_gateway.pay_by_card(first, card_method(stripe_api, CARD_3DS), attempt())
 
     with pytest.raises(stripe_gateway.UnknownPayment):
         stripe_gateway.finish(second, outcome.intent_id)
@@ -480,7 +568,7 @@ def refunds_at_stripe(client: stripe.StripeClient, intent_id: str) -> list[int]:
 
 
 def test_partial_then_full_refund_through_stripe(order_id, stripe_api):
-    paid = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), attempt())
+    paid = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
 
     partial = orders.refund(
         order_id, 1000, reason="damaged", send_to_provider=stripe_gateway.refund_through_stripe
@@ -503,7 +591,7 @@ def test_partial_then_full_refund_through_stripe(order_id, stripe_api):
 
 
 def test_an_over_refund_is_refused_before_stripe(order_id, stripe_api):
-    paid = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_OK), attempt())
+    paid = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_OK), attempt())
     orders.refund(order_id, 2000, send_to_provider=stripe_gateway.refund_through_stripe)
 
     with pytest.raises(orders.RefundTooLarge):
@@ -531,8 +619,8 @@ def test_a_refund_stripe_refuses_records_nothing(order_id):
 
 
 def test_a_webhook_for_a_lost_attempt_never_takes_a_declined_payment(order_id, stripe_api):
-    declined = stripe_gateway.pay_with_token(
-        order_id, card_token(stripe_api, CARD_DECLINED), attempt()
+    declined = stripe_gateway.pay_by_card(
+        order_id, card_method(stripe_api, CARD_DECLINED), attempt()
     )
 
     orders.mark_paid(order_id, provider="stripe", intent_id="pi_lost_attempt", amount=TOTAL)
@@ -572,11 +660,11 @@ def shopper(app, client, order_id):
                 self._csrf = CSRF_META.search(html).group(1)
             return {"X-CSRFToken": self._csrf}
 
-        def pay(self, stripe_token: str, key: str, lang: str = "fr", token: str | None = None):
+        def pay(self, payment_method, key: str, lang: str = "fr", token: str | None = None):
             path = "commande/{}/carte" if lang == "fr" else "checkout/{}/card"
             return client.post(
                 f"/{lang}/" + path.format(token or self.token),
-                json={"stripe_token": stripe_token, "attempt": key},
+                json={"payment_method": payment_method, "attempt": key},
                 headers=self.headers(lang),
             )
 
@@ -645,7 +733,7 @@ def test_the_payment_page_without_stripe_keys_offers_no_card_form(shopper, app, 
 
     assert 'id="card-payment"' not in html
     assert "stripe-checkout.js" not in html
-    assert shopper.pay("tok_x", attempt()).status_code == 404
+    assert shopper.pay("pm_card_visa", attempt()).status_code == 404
 
 
 def test_a_bad_order_token_is_not_found(shopper, client):
@@ -653,7 +741,7 @@ def test_a_bad_order_token_is_not_found(shopper, client):
     assert client.get("/fr/commande/not-a-token/payer").status_code == 404
     response = client.post(
         "/fr/commande/not-a-token/carte",
-        json={"stripe_token": "tok_x", "attempt": attempt()},
+        json={"payment_method": "pm_card_visa", "attempt": attempt()},
         headers=headers,
     )
     assert response.status_code == 404
@@ -667,7 +755,7 @@ def test_a_bad_order_token_is_not_found(shopper, client):
 def test_the_endpoints_need_the_csrf_header(shopper, client, app, stripe_api):
     response = client.post(
         f"/fr/commande/{shopper.token}/carte",
-        json={"stripe_token": card_token(stripe_api, CARD_OK), "attempt": attempt()},
+        json={"payment_method": card_method(stripe_api, CARD_OK), "attempt": attempt()},
     )
     assert response.status_code == 400
     with app.app_context():
@@ -675,7 +763,7 @@ def test_the_endpoints_need_the_csrf_header(shopper, client, app, stripe_api):
 
 
 def test_paying_through_the_endpoint(app, shopper, stripe_api):
-    response = shopper.pay(card_token(stripe_api, CARD_OK), attempt())
+    response = shopper.pay(card_method(stripe_api, CARD_OK), attempt())
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, no-store"
@@ -689,8 +777,8 @@ def test_paying_through_the_endpoint(app, shopper, stripe_api):
 
 def test_a_double_submit_through_the_endpoint_charges_once(app, shopper, stripe_api):
     key = attempt()
-    first = shopper.pay(card_token(stripe_api, CARD_OK), key)
-    second = shopper.pay(card_token(stripe_api, CARD_OK), key)
+    first = shopper.pay(card_method(stripe_api, CARD_OK), key)
+    second = shopper.pay(card_method(stripe_api, CARD_OK), key)
 
     assert first.get_json() == second.get_json()
     assert second.get_json()["status"] == "succeeded"
@@ -703,25 +791,25 @@ def test_a_declined_card_through_the_endpoint_gives_a_message_and_a_new_attempt(
     app, shopper, stripe_api
 ):
     key = attempt()
-    response = shopper.pay(card_token(stripe_api, CARD_DECLINED), key)
+    response = shopper.pay(card_method(stripe_api, CARD_DECLINED), key)
 
     body = response.get_json()
     assert response.status_code == 200
     assert (body["status"], body["message"]) == ("failed", DECLINED_FR)
     assert re.fullmatch(r"[0-9a-f]{32}", body["attempt"]) and body["attempt"] != key
 
-    retried = shopper.pay(card_token(stripe_api, CARD_OK), body["attempt"])
+    retried = shopper.pay(card_method(stripe_api, CARD_OK), body["attempt"])
 
     assert retried.get_json()["status"] == "succeeded"
 
 
 def test_the_english_endpoint_answers_in_english(shopper, stripe_api):
-    body = shopper.pay(card_token(stripe_api, CARD_DECLINED), attempt(), lang="en").get_json()
+    body = shopper.pay(card_method(stripe_api, CARD_DECLINED), attempt(), lang="en").get_json()
     assert body["message"] == DECLINED_EN
 
 
 def test_three_d_secure_through_the_endpoints(app, shopper, stripe_api, test_env):
-    body = shopper.pay(card_token(stripe_api, CARD_3DS), attempt()).get_json()
+    body = shopper.pay(card_method(stripe_api, CARD_3DS), attempt()).get_json()
 
     assert body["status"] == "requires_action"
     assert body["client_secret"].startswith(body["intent_id"] + "_secret_")
@@ -738,7 +826,7 @@ def test_three_d_secure_through_the_endpoints(app, shopper, stripe_api, test_env
 
 
 def test_finish_before_authentication_is_a_failure_with_a_new_attempt(shopper, stripe_api):
-    body = shopper.pay(card_token(stripe_api, CARD_3DS), attempt()).get_json()
+    body = shopper.pay(card_method(stripe_api, CARD_3DS), attempt()).get_json()
 
     finished = shopper.finish(body["intent_id"]).get_json()
 
@@ -759,7 +847,7 @@ def test_an_order_not_awaiting_payment_answers_409(app, shopper, stripe_api):
     with app.app_context():
         orders.cancel(shopper.order_id)
 
-    response = shopper.pay(card_token(stripe_api, CARD_OK), attempt())
+    response = shopper.pay(card_method(stripe_api, CARD_OK), attempt())
 
     assert response.status_code == 409
     assert response.get_json() == {
@@ -773,23 +861,91 @@ def test_an_order_not_awaiting_payment_answers_409(app, shopper, stripe_api):
     "body",
     [
         {"attempt": "0123456789abcdef"},
-        {"stripe_token": "tok_x"},
-        {"stripe_token": "tok_x", "attempt": "short"},
-        {"stripe_token": "tok_x", "attempt": "no spaces allowed here"},
-        {"stripe_token": 12, "attempt": "0123456789abcdef"},
+        {"payment_method": "pm_card_visa"},
+        {"payment_method": "pm_card_visa", "attempt": "short"},
+        {"payment_method": "pm_card_visa", "attempt": "no spaces allowed here"},
+        {"payment_method": "pm_card_visa", "attempt": "0123456789abcdef\n"},
+        {"payment_method": 12, "attempt": "0123456789abcdef"},
+        {"payment_method": ["pm_card_visa"], "attempt": "0123456789abcdef"},
     ],
 )
-def test_a_malformed_request_is_refused(shopper, client, body):
+def test_a_malformed_request_is_refused(app, shopper, client, body):
     response = client.post(
         f"/fr/commande/{shopper.token}/carte", json=body, headers=shopper.headers()
     )
     assert response.status_code == 400
+    assert response.get_json()["status"] == "failed"
+    assert "redirect" not in response.get_json()
+    with app.app_context():
+        assert payments_of(shopper.order_id) == []
+        assert status_of(shopper.order_id) == OrderStatus.PENDING_PAYMENT
+
+
+CARD_UNUSABLE = {
+    "fr": (
+        "Les informations de votre carte n’ont pas pu être utilisées. "
+        "Veuillez les saisir à nouveau."
+    ),
+    "en": "Your card details could not be used. Please enter them again.",
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_token_posted_instead_of_a_payment_method_is_refused_and_the_shopper_stays(
+    app, shopper, stripe_api, lang
+):
+    """A page still running the old script (or anyone) posting a tok_…: a translated 400,
+    a new attempt key, no redirect, nothing recorded or charged; a real one then pays."""
+    token = a_card_token(stripe_api)
+    charges = charges_at_stripe(stripe_api)
+    key = attempt()
+
+    response = shopper.pay(token, key, lang=lang)
+
+    body = response.get_json()
+    assert response.status_code == 400
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert set(body) == {"status", "message", "attempt"}
+    assert (body["status"], body["message"]) == ("failed", CARD_UNUSABLE[lang])
+    assert re.fullmatch(r"[0-9a-f]{32}", body["attempt"]) and body["attempt"] != key
+    with app.app_context():
+        assert payments_of(shopper.order_id) == []
+        assert status_of(shopper.order_id) == OrderStatus.PENDING_PAYMENT
+    assert intents_for(stripe_api, shopper.order_id) == []
+    assert charges_at_stripe(stripe_api) == charges
+
+    retried = shopper.pay(card_method(stripe_api, CARD_OK), body["attempt"], lang=lang)
+
+    assert retried.get_json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        (
+            "fr",
+            "Le paiement par carte nécessite JavaScript. Veuillez l’activer, ou passer à "
+            "nouveau votre commande en choisissant le virement bancaire.",
+        ),
+        (
+            "en",
+            "Card payment needs JavaScript. Please enable it, or place your order again "
+            "choosing bank transfer.",
+        ),
+    ],
+)
+def test_the_page_says_card_payment_needs_javascript_in_both_languages(shopper, lang, note):
+    html = shopper.page(lang).get_data(as_text=True)
+
+    noscript = re.search(r"<noscript>(.*?)</noscript>", html, re.S).group(1)
+    assert note in noscript
+    assert re.search(r'<form id="card-payment"[^>]*\shidden[\s>]', html)
 
 
 def test_a_form_post_works_like_json(app, shopper, client, stripe_api):
     response = client.post(
         f"/fr/commande/{shopper.token}/carte",
-        data={"stripe_token": card_token(stripe_api, CARD_OK), "attempt": attempt()},
+        data={"payment_method": card_method(stripe_api, CARD_OK), "attempt": attempt()},
         headers=shopper.headers(),
     )
     assert response.get_json()["status"] == "succeeded"

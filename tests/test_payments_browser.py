@@ -1,9 +1,13 @@
-"""Card payment in Debian's Chromium with localstripe's fake Stripe.js: 3-D Secure through its
-modal, a declined card then a retry, a double-click, and the page without JavaScript."""
+"""Card payment in Debian's Chromium with localstripe's fake Stripe.js (completed with
+``createPaymentMethod`` by tests/localstripe_server.py): a card paid at once, 3-D Secure
+through its modal, a declined card then a retry, a double-click, and the page without
+JavaScript."""
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -20,6 +24,7 @@ from tests.test_payments import (
     payments_of,
     place_pending_order,
     status_of,
+    stripe_client,
 )
 
 pytestmark = pytest.mark.browser
@@ -57,6 +62,39 @@ def enter_card(page: Page, number: str) -> None:
 
 def pay_button(page: Page):
     return page.locator("#card-payment button[type=submit]")
+
+
+def test_a_card_becomes_a_payment_method_and_pays(app, page: Page, order, test_env):
+    """Stripe.js makes the PaymentMethod; our server only ever receives its pm_ id."""
+    order_id, url, landing = order
+    problems = watch_console(page)
+    sent: list[dict] = []
+    stripe_calls: list[str] = []
+
+    def seen(request) -> None:
+        if request.method == "POST" and re.search(r"/carte$", request.url):
+            sent.append(json.loads(request.post_data))
+        if "/v1/" in request.url:
+            stripe_calls.append(urlsplit(request.url).path)
+
+    page.on("request", seen)
+    page.goto(url)
+    enter_card(page, CARD_OK)
+    pay_button(page).click()
+
+    expect(page).to_have_url(landing)
+    [body] = sent
+    assert set(body) == {"payment_method", "attempt"}
+    assert re.fullmatch(r"pm_\w+", body["payment_method"])
+    assert stripe_calls == ["/v1/payment_methods"]  # no token on the way
+    with app.app_context():
+        assert status_of(order_id) == OrderStatus.PAID
+        [payment] = payments_of(order_id)
+        assert payment.status == PaymentStatus.SUCCEEDED
+        intent_id = payment.intent_id
+    intent = stripe_client(test_env).v1.payment_intents.retrieve(intent_id)
+    assert (intent.status, intent.payment_method) == ("succeeded", body["payment_method"])
+    assert problems == []
 
 
 def test_three_d_secure_through_the_fake_stripe_modal(app, page: Page, order):
@@ -110,6 +148,23 @@ def test_failed_authentication_then_a_declined_card_then_a_retry_pays(app, page:
             PaymentStatus.SUCCEEDED,
         ]
     assert problems == []
+
+
+def test_stripe_js_refusing_the_card_sends_nothing_to_our_server(app, page: Page, order):
+    """createPaymentMethod answers {error} (an empty card here): its message is shown, the
+    button comes back, and our server never hears of it."""
+    order_id, url, _landing = order
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(url)
+
+    pay_button(page).click()
+
+    expect(page.locator("#card-errors")).to_have_text(re.compile(r"\S"))
+    expect(pay_button(page)).to_be_enabled()
+    assert [u for u in posts if re.search(r"/carte$", u)] == []
+    with app.app_context():
+        assert payments_of(order_id) == []
 
 
 def test_a_double_click_on_pay_charges_once(app, page: Page, order):

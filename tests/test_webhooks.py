@@ -23,7 +23,7 @@ from tests.test_payments import (
     CARD_DECLINED,
     CARD_OK,
     authenticate,
-    card_token,
+    card_method,
     expected_sales,
     holds_of,
     outbox,
@@ -158,7 +158,7 @@ def test_forged_or_missing_signatures_are_refused_and_nothing_is_recorded(
     ctx, client, secret, stripe_api
 ):
     order_id = place_pending_order()
-    outcome = stripe_gateway.pay_with_token(order_id, card_token(stripe_api, CARD_3DS), "a" * 32)
+    outcome = stripe_gateway.pay_by_card(order_id, card_method(stripe_api, CARD_3DS), "a" * 32)
     payload = made_up_event(
         "payment_intent.succeeded",
         {"id": outcome.intent_id, "amount": 1, "metadata": {"order_id": str(order_id)}},
@@ -210,12 +210,12 @@ def test_the_same_event_three_times_and_out_of_order_pays_once(
     """A declined attempt, then a 3-D Secure one completed in the page but never finished:
     its success arrives three times, the first attempt's failure arrives after it."""
     order_id = place_pending_order()
-    declined = stripe_gateway.pay_with_token(
-        order_id, card_token(stripe_api, CARD_DECLINED), uuid.uuid4().hex
+    declined = stripe_gateway.pay_by_card(
+        order_id, card_method(stripe_api, CARD_DECLINED), uuid.uuid4().hex
     )
     assert declined.status == "failed"
-    waiting = stripe_gateway.pay_with_token(
-        order_id, card_token(stripe_api, CARD_3DS), uuid.uuid4().hex
+    waiting = stripe_gateway.pay_by_card(
+        order_id, card_method(stripe_api, CARD_3DS), uuid.uuid4().hex
     )
     authenticate(test_env, waiting.client_secret)
     succeeded = stripe_event(stripe_api, "payment_intent.succeeded", intent_id=waiting.intent_id)
@@ -246,8 +246,8 @@ def test_the_same_event_three_times_and_out_of_order_pays_once(
 
 def test_a_failure_event_keeps_the_order_payable(ctx, client, secret, stripe_api):
     order_id = place_pending_order()
-    declined = stripe_gateway.pay_with_token(
-        order_id, card_token(stripe_api, CARD_DECLINED), uuid.uuid4().hex
+    declined = stripe_gateway.pay_by_card(
+        order_id, card_method(stripe_api, CARD_DECLINED), uuid.uuid4().hex
     )
     holds = holds_of(order_id)
     body = stripe_event(stripe_api, "payment_intent.payment_failed", order_id=order_id)
@@ -312,8 +312,8 @@ def test_localstripe_delivers_and_the_webhook_alone_pays_the_order(
 ):
     with app.app_context():
         order_id = place_pending_order()
-        outcome = stripe_gateway.pay_with_token(
-            order_id, card_token(stripe_api, CARD_3DS), uuid.uuid4().hex
+        outcome = stripe_gateway.pay_by_card(
+            order_id, card_method(stripe_api, CARD_3DS), uuid.uuid4().hex
         )
 
         authenticate(test_env, outcome.client_secret)  # the page's 3-D Secure; no "finish"
@@ -333,11 +333,11 @@ def test_localstripe_delivers_a_decline_and_a_paid_card_after_the_page_did(
 ):
     with app.app_context():
         order_id = place_pending_order()
-        stripe_gateway.pay_with_token(
-            order_id, card_token(stripe_api, CARD_DECLINED), uuid.uuid4().hex
+        stripe_gateway.pay_by_card(
+            order_id, card_method(stripe_api, CARD_DECLINED), uuid.uuid4().hex
         )
-        paid = stripe_gateway.pay_with_token(
-            order_id, card_token(stripe_api, CARD_OK), uuid.uuid4().hex
+        paid = stripe_gateway.pay_by_card(
+            order_id, card_method(stripe_api, CARD_OK), uuid.uuid4().hex
         )
         assert paid.status == "succeeded"
 
@@ -368,8 +368,8 @@ def test_deliveries_racing_the_return_page_pay_exactly_once(
 ):
     with app.app_context():
         order_id = place_pending_order()
-        outcome = stripe_gateway.pay_with_token(
-            order_id, card_token(stripe_api, CARD_3DS), uuid.uuid4().hex
+        outcome = stripe_gateway.pay_by_card(
+            order_id, card_method(stripe_api, CARD_3DS), uuid.uuid4().hex
         )
     authenticate(test_env, outcome.client_secret)  # localstripe delivers its event in ~1 s
     started = time.monotonic()

@@ -1,9 +1,10 @@
 """Card payments through Stripe PaymentIntents, confirmed on our server.
 
-The page turns the card into a token with Stripe.js (card data never reaches us); we create
-and confirm the intent with one idempotency key per checkout attempt; when the bank wants
-3-D Secure the page runs ``confirmCardPayment`` and we read the intent back in ``finish``.
-The same requests work against Stripe and against localstripe (tests).
+The page turns the card into a PaymentMethod with Stripe.js (``createPaymentMethod``: the
+card never reaches us) and posts its ``pm_…`` id; we create and confirm the intent with it,
+one idempotency key per checkout attempt. When the bank wants 3-D Secure the page runs
+``confirmCardPayment`` on the intent's client secret and we read the intent back in
+``finish``. The same requests work against Stripe and against localstripe (tests).
 
 Every attempt on an order runs with the order row locked, so a double-click, a second tab,
 the return page and the webhook are serialized: the second one sees what the first did.
@@ -12,6 +13,7 @@ the return page and the webhook are serialized: the second one sees what the fir
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,8 @@ SUCCEEDED, REQUIRES_ACTION, FAILED, PROCESSING = (
     "failed",
     "processing",
 )
+# What Stripe.js's createPaymentMethod gives (test-mode shortcuts such as pm_card_visa too).
+PAYMENT_METHOD_ID = re.compile(r"pm_[A-Za-z0-9_]{1,252}")
 NETWORK_RETRIES = 2
 TIMEOUT_SECONDS = 30
 
@@ -61,8 +65,14 @@ class UnknownPayment(PaymentError):
     message = _l("This payment does not belong to this order.")
 
 
+class InvalidPaymentMethod(PaymentError):
+    """What the page sent is not a PaymentMethod Stripe knows (a token, a card id, a typo):
+    refused before anything is recorded or charged."""
+
+    message = _l("Your card details could not be used. Please enter them again.")
+
+
 DECLINED = _l("Your card was declined. Please use another card or pay by bank transfer.")
-CARD_UNUSABLE = _l("Your card details could not be used. Please enter them again.")
 AUTHENTICATION_FAILED = _l(
     "Your bank did not confirm the payment (3-D Secure). Please try again or use another card."
 )
@@ -160,13 +170,16 @@ def charge_id(intent: Mapping[str, Any]) -> str | None:
 # -- paying ----------------------------------------------------------------------------------
 
 
-def pay_with_token(order_id: int, token: str, attempt_key: str) -> Outcome:
-    """Create and confirm the order's PaymentIntent with the card behind ``token``.
+def pay_by_card(order_id: int, payment_method_id: str, attempt_key: str) -> Outcome:
+    """Create and confirm the order's PaymentIntent with the PaymentMethod the page made.
 
     ``attempt_key`` identifies one press of "Pay": the same key again (a double-click, a
     retried request) answers what the first request got and never charges twice; a new
-    attempt after a decline brings a new key.
+    attempt after a decline brings a new key. Anything but a PaymentMethod id, or one Stripe
+    does not know, raises ``InvalidPaymentMethod`` with nothing recorded.
     """
+    if not PAYMENT_METHOD_ID.fullmatch(payment_method_id):
+        raise InvalidPaymentMethod(payment_method_id[:40])
     order = orders._locked(order_id)
     earlier = db.session.execute(
         db.select(Payment).where(Payment.idempotency_key == attempt_key)
@@ -196,24 +209,23 @@ def pay_with_token(order_id: int, token: str, attempt_key: str) -> Outcome:
     )
     db.session.add(payment)
     db.session.flush()
-    stripe_client = client()
     try:
-        card = stripe_client.v1.tokens.retrieve(token).to_dict().get("card")
-        if not card:
-            db.session.rollback()
-            return Outcome(FAILED, message=str(CARD_UNUSABLE))
-        intent = stripe_client.v1.payment_intents.create(
-            params={
-                "amount": order.total,
-                "currency": order.currency.lower(),
-                "payment_method_types": ["card"],
-                # The card a token wraps is a payment method for both Stripe and localstripe.
-                "payment_method": card["id"],
-                "confirm": True,
-                "metadata": {"order_id": str(order.id), "order_number": order.number},
-            },
-            options={"idempotency_key": attempt_key},
-        ).to_dict()
+        intent = (
+            client()
+            .v1.payment_intents.create(
+                params={
+                    "amount": order.total,
+                    "currency": order.currency.lower(),
+                    # Cards only, confirmed here: no redirect-based methods, no return_url.
+                    "payment_method_types": ["card"],
+                    "payment_method": payment_method_id,
+                    "confirm": True,
+                    "metadata": {"order_id": str(order.id), "order_number": order.number},
+                },
+                options={"idempotency_key": attempt_key},
+            )
+            .to_dict()
+        )
     except stripe.CardError as error:
         details = (error.json_body or {}).get("error") or {}
         declined_intent = details.get("payment_intent") or {}
@@ -226,11 +238,15 @@ def pay_with_token(order_id: int, token: str, attempt_key: str) -> Outcome:
             text=details.get("message") or str(error),
         )
     except stripe.InvalidRequestError as error:
-        if error.http_status == 404 and error.param in (None, "token", "id"):
-            db.session.rollback()
-            log.info("unknown card token", extra={"order": order.number})
-            return Outcome(FAILED, message=str(CARD_UNUSABLE))
         db.session.rollback()
+        # Stripe answers 400 resource_missing on param payment_method; localstripe a bare 404.
+        if (
+            error.code == "resource_missing"
+            or error.param == "payment_method"
+            or error.http_status == 404
+        ):
+            log.info("unusable payment method", extra={"order": order.number})
+            raise InvalidPaymentMethod(payment_method_id) from error
         log.error("stripe refused the payment request", extra={"error": str(error)})
         raise PaymentUnavailable(str(error)) from error
     except stripe.StripeError as error:

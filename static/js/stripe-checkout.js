@@ -1,11 +1,12 @@
 /*
  * Card payment (templates/payments/_card_form.html).
  *
- * Stripe.js turns the card into a token (the card never reaches our server); our server
- * creates and confirms the PaymentIntent; when the bank asks for 3-D Secure, Stripe.js runs
- * it with confirmCardPayment and our server reads the intent back. The button stays
- * disabled while a payment is under way (a double-click sends one request), and a retry
- * after a decline uses the new attempt key the server sent.
+ * Stripe.js turns the card into a PaymentMethod (createPaymentMethod: the card never
+ * reaches our server, only its pm_ id does); our server creates and confirms the
+ * PaymentIntent with it; when the bank asks for 3-D Secure, Stripe.js runs it with
+ * confirmCardPayment and our server reads the intent back. The button stays disabled while
+ * a payment is under way (a double-click sends one request), and a retry after a decline
+ * uses the new attempt key the server sent.
  */
 (function () {
   "use strict";
@@ -22,7 +23,8 @@
     return;
   }
 
-  var stripe = window.Stripe(form.dataset.key);
+  // Stripe.js speaks the page's language (its own validation messages, the 3-D Secure frame).
+  var stripe = window.Stripe(form.dataset.key, { locale: document.documentElement.lang || "auto" });
   var card = stripe.elements().create("card");
   var button = form.querySelector("button[type=submit]");
   var errors = document.getElementById("card-errors");
@@ -71,9 +73,9 @@
     ready(answer.attempt);
   }
 
-  async function payWith(token) {
+  async function payWith(paymentMethod) {
     var answer = await post(form.dataset.payUrl, {
-      stripe_token: token.id,
+      payment_method: paymentMethod.id,
       attempt: form.dataset.attempt
     });
     if (answer.status === "requires_action") {
@@ -94,13 +96,13 @@
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
     showError("");
-    stripe.createToken(card).then(function (result) {
-      if (result.error || !result.token) {
-        showError((result.error && result.error.message) || form.dataset.genericError);
+    stripe.createPaymentMethod({ type: "card", card: card }).then(function (result) {
+      if (!result || result.error || !result.paymentMethod) {
+        showError((result && result.error && result.error.message) || form.dataset.genericError);
         ready();
         return undefined;
       }
-      return payWith(result.token);
+      return payWith(result.paymentMethod);
     }).catch(function () {
       showError(form.dataset.genericError);
       ready();

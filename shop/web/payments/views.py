@@ -1,8 +1,9 @@
 """Card payment: the page hosting the card form, and the two JSON endpoints its script calls.
 
-Card payment needs JavaScript by nature (Stripe.js collects the card, we never see it), so
-the endpoints answer JSON for the page's script: ``{status, client_secret?, intent_id?,
-redirect?, message?, attempt?}``. Shoppers without JavaScript are told to pay by transfer.
+Card payment needs JavaScript by nature (Stripe.js collects the card and makes the
+PaymentMethod, we only see its id), so the endpoints answer JSON for the page's script:
+``{status, client_secret?, intent_id?, redirect?, message?, attempt?}``. Shoppers without
+JavaScript are told to pay by transfer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shop.payments import stripe_gateway
 from shop.payments.stripe_gateway import (
     FAILED,
     REQUIRES_ACTION,
+    InvalidPaymentMethod,
     NotAwaitingPayment,
     Outcome,
     PaymentError,
@@ -126,13 +128,15 @@ def card(token: str) -> Response:
     if order is None:
         return _refusal(404, UnknownPayment())
     params = _params()
-    stripe_token, attempt = params.get("stripe_token"), params.get("attempt")
-    if not isinstance(stripe_token, str) or not 0 < len(stripe_token) <= 255:
+    payment_method, attempt = params.get("payment_method"), params.get("attempt")
+    if not isinstance(attempt, str) or not ATTEMPT_KEY.fullmatch(attempt):
         return _refusal(400, PaymentError())
-    if not isinstance(attempt, str) or not ATTEMPT_KEY.match(attempt):
-        return _refusal(400, PaymentError())
+    if not isinstance(payment_method, str):
+        return _refusal(400, InvalidPaymentMethod())
     try:
-        outcome = stripe_gateway.pay_with_token(order.id, stripe_token, attempt)
+        outcome = stripe_gateway.pay_by_card(order.id, payment_method, attempt)
+    except InvalidPaymentMethod as error:
+        return _refusal(400, error)
     except NotAwaitingPayment as error:
         return _refusal(409, error, token)
     except UnknownPayment as error:
