@@ -134,6 +134,26 @@ def test_an_htmx_save_returns_the_form_and_an_unchanged_save_writes_nothing(app,
     assert len(_audit(app)) == audits
 
 
+def test_the_demo_bank_details_pass_the_checks(app, admin):
+    with app.app_context():
+        from shop.platform.bank import load_demo_bank_details
+
+        assert load_demo_bank_details() == ["payments: demo bank details for bank transfers"]
+        assert load_demo_bank_details() == []  # kept once the shop has an IBAN
+    before = _settings(app)
+    page = admin.get("/admin/settings/bank").get_data(as_text=True)
+    form = dict(re.findall(r'<input[^>]+name="(bank_[a-z]+)"[^>]+value="([^"]*)"', page))
+    assert form["bank_iban"] == IBAN_GROUPED
+
+    response = admin.post(
+        "/admin/settings/bank", data={**form, "csrf_token": admin_csrf(admin)}, headers=HX
+    )
+
+    assert response.status_code == 200
+    assert "Rien n’a changé." in response.get_data(as_text=True)
+    assert _settings(app) == before
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
