@@ -44,6 +44,7 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
 from shop.invoices.services import load_demo_identity
+from shop.platform.bank import load_demo_bank_details
 
 DEMO_ACCOUNTS = (
     ("admin@demo.example.com", Role.ADMIN, "fr"),
@@ -72,6 +73,7 @@ def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
             lines.append(f"{role:<8} {email} / {password}")
     lines.extend(load_checkout_defaults())
     lines.extend(load_demo_identity())
+    lines.extend(load_demo_bank_details())
     if catalogue_is_empty():
         lines.extend(load_catalogue(products).lines())
     else:

@@ -62,11 +62,13 @@ _UNSUB_LINK = re.compile(
 def shop(app) -> dict[str, int]:
     """The factory's catalogue (SKU-2: 12 €, SKU-3: 13 €, SKU-4: 14 €) with checkout defaults."""
     from shop.checkout.defaults import load_defaults
+    from tests.test_checkout import offer_bank_transfer
 
     with app.app_context():
         catalogue_factory.build(6)
         load_defaults()
         db.session.commit()
+        offer_bank_transfer()  # the checkout tests below pay by transfer
         return dict(db.session.execute(select(ProductVariant.sku, ProductVariant.id)).all())
 
 

@@ -12,6 +12,7 @@ from shop.extensions import db
 from shop.inventory.models import InventoryItem, InventoryReservation
 from shop.orders.models import Order, OrderStatus
 from shop.outbox.models import OutboxEvent
+from shop.platform.services import update_settings
 from tests import catalogue_factory
 from tests.conftest import csrf_token
 
@@ -25,12 +26,21 @@ ADDRESS = {
 }
 
 
+BANK = {"bank_holder": "Comptoir SAS", "bank_iban": "FR7630006000011234567890189"}
+
+
+def offer_bank_transfer() -> None:
+    """Bank transfer is offered only once the shop's bank details are saved."""
+    update_settings(BANK)
+
+
 @pytest.fixture
 def shop(app):
     with app.app_context():
         ids = catalogue_factory.build(6)
         load_defaults()
         db.session.commit()
+        offer_bank_transfer()
     return ids
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from flask_babel import force_locale
@@ -381,12 +382,167 @@ def test_default_canadian_rates(rates, province, expected):
     ]
 
 
-def test_every_supported_country_and_province_can_be_taxed(rates):
-    for country in SUPPORTED_COUNTRIES:
-        regions = list(CANADIAN_PROVINCES) if country == "CA" else [""]
-        for region in regions:
-            for tax_class in TaxClass.ALL:
-                compute(country, region, [(100, tax_class)], prices_include_tax=True)
+# What each destination is charged, written out here from the tax authorities' tables (rates
+# in force on 1 January 2026), not read from ``shop.checkout.defaults``: per tax class
+# (standard, reduced, super-reduced, zero), the components as (French name, English name,
+# rate in per cent).
+def _vat(percent: str) -> tuple[str, str, str]:
+    return (f"TVA {percent.replace('.', ',')}\u202f%", f"VAT {percent}%", percent)
+
+
+def _eu(standard: str, reduced: str, super_reduced: str) -> dict[str, list[tuple[str, str, str]]]:
+    return {
+        STD: [_vat(standard)],
+        RED: [_vat(reduced)],
+        SUPER: [_vat(super_reduced)],
+        ZERO: [_vat("0")],
+    }
+
+
+def _canada(*components: tuple[str, str, str]) -> dict[str, list[tuple[str, str, str]]]:
+    zero = [(fr, en, "0") for fr, en, _ in components]
+    return {STD: list(components), RED: list(components), SUPER: list(components), ZERO: zero}
+
+
+GST_5 = ("TPS", "GST", "5")
+CHARGED = {
+    ("FR", ""): _eu("20", "5.5", "2.1"),
+    ("MC", ""): _eu("20", "5.5", "2.1"),  # Monaco applies French VAT
+    ("BE", ""): _eu("21", "6", "6"),
+    ("LU", ""): _eu("17", "8", "3"),
+    ("DE", ""): _eu("19", "7", "7"),
+    ("ES", ""): _eu("21", "10", "4"),
+    ("IT", ""): _eu("22", "5", "4"),
+    ("NL", ""): _eu("21", "9", "9"),
+    ("PT", ""): _eu("23", "6", "6"),
+    ("AT", ""): _eu("20", "10", "10"),
+    ("IE", ""): _eu("23", "9", "4.8"),
+    ("CA", "AB"): _canada(GST_5),
+    ("CA", "BC"): _canada(GST_5, ("TVP", "PST", "7")),
+    ("CA", "MB"): _canada(GST_5, ("TVD", "RST", "7")),
+    ("CA", "NB"): _canada(("TVH", "HST", "15")),
+    ("CA", "NL"): _canada(("TVH", "HST", "15")),
+    ("CA", "NS"): _canada(("TVH", "HST", "14")),
+    ("CA", "NT"): _canada(GST_5),
+    ("CA", "NU"): _canada(GST_5),
+    ("CA", "ON"): _canada(("TVH", "HST", "13")),
+    ("CA", "PE"): _canada(("TVH", "HST", "15")),
+    ("CA", "QC"): _canada(GST_5, ("TVQ", "QST", "9.975")),
+    ("CA", "SK"): _canada(GST_5, ("TVP", "PST", "6")),
+    ("CA", "YT"): _canada(GST_5),
+}
+# One line of each tax class and the delivery (standard class), in minor units.
+BASKET = [(12345, STD), (6789, RED), (999, SUPER), (500, ZERO)]
+DELIVERY = (690, STD)
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _ppm(percent: str) -> int:
+    return int(Decimal(percent) * 10_000)
+
+
+def _expected_excluding_tax(charged) -> list[tuple[str, str, int, int, int]]:
+    """Each component once (in the classes' order), on the sum of what it applies to,
+    rounded half up once: (name_fr, name_en, rate_ppm, taxable, tax)."""
+    bases: dict[tuple[str, str, str], int] = {}
+    for amount, tax_class in [*BASKET, DELIVERY]:
+        for component in charged[tax_class]:
+            bases[component] = bases.get(component, 0) + amount
+    order = [c for tax_class in (STD, RED, SUPER, ZERO) for c in charged[tax_class]]
+    ranked = sorted(bases, key=order.index)
+    return [
+        (
+            fr,
+            en,
+            _ppm(pct),
+            bases[(fr, en, pct)],
+            _half_up(bases[(fr, en, pct)] * Decimal(pct) / 100),
+        )
+        for fr, en, pct in ranked
+    ]
+
+
+def _expected_tax_included(charged) -> int:
+    """Amounts with the same components form a group; the tax inside its gross G is
+    G − round_half_up(G / (1 + total rate))."""
+    groups: dict[tuple[tuple[str, str, str], ...], int] = {}
+    for amount, tax_class in [*BASKET, DELIVERY]:
+        key = tuple(charged[tax_class])
+        groups[key] = groups.get(key, 0) + amount
+    tax = 0
+    for components, gross in groups.items():
+        rate = sum(Decimal(pct) for _, _, pct in components) / 100
+        tax += gross - _half_up(Decimal(gross) / (1 + rate))
+    return tax
+
+
+def test_the_expected_table_covers_every_supported_destination():
+    destinations = {
+        (country, region)
+        for country in SUPPORTED_COUNTRIES
+        for region in (list(CANADIAN_PROVINCES) if country == "CA" else [""])
+    }
+    assert set(CHARGED) == destinations
+
+
+@pytest.mark.parametrize(
+    ("country", "region"), list(CHARGED), ids=[f"{c}-{r}".strip("-") for c, r in CHARGED]
+)
+def test_every_supported_country_and_province_is_charged_its_rates(rates, country, region):
+    charged = CHARGED[(country, region)]
+    for tax_class, expected in charged.items():
+        alone = compute(country, region, [(10000, tax_class)], prices_include_tax=False)
+        assert [(c.name_fr, c.name_en, c.rate_ppm) for c in alone.components] == [
+            (fr, en, _ppm(pct)) for fr, en, pct in expected
+        ], tax_class
+
+    excluded = compute(country, region, BASKET, DELIVERY, prices_include_tax=False)
+    expected = _expected_excluding_tax(charged)
+    assert [
+        (c.name_fr, c.name_en, c.rate_ppm, c.taxable_amount, c.amount) for c in excluded.components
+    ] == expected
+    net = sum(amount for amount, _ in [*BASKET, DELIVERY])
+    assert excluded.total == net + sum(tax for *_, tax in expected)
+
+    included = compute(country, region, BASKET, DELIVERY, prices_include_tax=True)
+    assert [(c.name_fr, c.name_en, c.rate_ppm) for c in included.components] == [
+        (fr, en, rate) for fr, en, rate, _, _ in expected
+    ]
+    assert included.tax_total == _expected_tax_included(charged)
+    assert included.total == net  # the prices shown are what the customer pays
+
+
+def test_some_destinations_to_the_cent(rates):
+    """A few of the amounts above written out by hand, as a check on the test's arithmetic."""
+    quebec = compute("CA", "QC", BASKET, DELIVERY, prices_include_tax=False)
+    # 12345 + 6789 + 999 + 690 = 20823: GST 1041.15 -> 1041, QST 2077.09 -> 2077
+    assert [(c.name_en, c.taxable_amount, c.amount) for c in quebec.components] == [
+        ("GST", 20823, 1041),
+        ("QST", 20823, 2077),
+        ("GST", 500, 0),
+        ("QST", 500, 0),
+    ]
+    ontario = compute("CA", "ON", BASKET, DELIVERY, prices_include_tax=False)
+    # 20823 × 13 % = 2706.99 -> 2707
+    assert [(c.name_en, c.amount) for c in ontario.components] == [("HST", 2707), ("HST", 0)]
+    france = compute("FR", "", BASKET, DELIVERY, prices_include_tax=False)
+    # 20 %: 13035 -> 2607; 5.5 %: 6789 -> 373.395 -> 373; 2.1 %: 999 -> 20.979 -> 21
+    assert [(c.name_en, c.taxable_amount, c.amount) for c in france.components] == [
+        ("VAT 20%", 13035, 2607),
+        ("VAT 5.5%", 6789, 373),
+        ("VAT 2.1%", 999, 21),
+        ("VAT 0%", 500, 0),
+    ]
+    germany = compute("DE", "", BASKET, DELIVERY, prices_include_tax=False)
+    # 7 % covers the reduced and the super-reduced lines: 7788 -> 545.16 -> 545
+    assert [(c.name_en, c.taxable_amount, c.amount) for c in germany.components] == [
+        ("VAT 19%", 13035, 2477),
+        ("VAT 7%", 7788, 545),
+        ("VAT 0%", 500, 0),
+    ]
 
 
 def test_defaults_fill_an_empty_shop(app):

@@ -48,7 +48,7 @@ def _undeliverable(address: str) -> bool:
 
 def _order_context(order: Order) -> dict[str, Any]:
     from shop.orders.services import access_token
-    from shop.platform.services import get_setting
+    from shop.platform.bank import bank_details
     from shop.web.templating import public_url
 
     return {
@@ -56,11 +56,7 @@ def _order_context(order: Order) -> dict[str, Any]:
         "order_url": public_url(
             "checkout.confirmation", lang=order.locale, token=access_token(order)
         ),
-        "bank": {
-            "holder": get_setting("bank_holder", current_app.config["SHOP_NAME"]),
-            "iban": get_setting("bank_iban", ""),
-            "bic": get_setting("bank_bic", ""),
-        },
+        "bank": bank_details(),
     }
 
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, or_, true
 
 from shop.accounts.models import User
@@ -47,6 +49,16 @@ BASES = (CONSENT, LEGITIMATE_INTEREST)
 
 DELAYS_SETTING = "cart_recovery_delays"
 DEFAULT_DELAYS = "1,24,72"
+MAX_STEPS = 3  # more reminders than this is pestering
+MAX_DELAY_HOURS = 30 * 24  # a month after the last visit the cart is forgotten
+
+
+class InvalidDelays(ValueError):
+    """Delays staff typed that the back office refuses; ``message`` says why."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -69,6 +81,41 @@ def parse_delays(raw: str) -> tuple[timedelta, ...]:
     ):
         raise ValueError(raw)
     return tuple(timedelta(hours=h) for h in hours)
+
+
+def normalize_delays(text: str) -> str:
+    """What staff type (« 1, 24, 72 ») as stored (``"1,24,72"``): whole hours, at least 1,
+    increasing, at most ``MAX_STEPS`` of them, the last within ``MAX_DELAY_HOURS``. Empty
+    means no reminders. Raises ``InvalidDelays``."""
+    if not text.strip():
+        return ""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(re.fullmatch(r"[0-9]{1,6}", part) for part in parts):
+        raise InvalidDelays(_l("Enter whole numbers of hours separated by commas, e.g. 1, 24, 72."))
+    hours = [int(part) for part in parts]
+    if len(hours) > MAX_STEPS:
+        raise InvalidDelays(_l("Send at most %(count)d reminders.", count=MAX_STEPS))
+    if hours[0] < 1:
+        raise InvalidDelays(_l("The first reminder comes at least 1 hour after the last visit."))
+    if any(b <= a for a, b in itertools.pairwise(hours)):
+        raise InvalidDelays(
+            _l("List the delays in increasing order: each reminder comes after the previous one.")
+        )
+    if hours[-1] > MAX_DELAY_HOURS:
+        raise InvalidDelays(
+            _l(
+                "The last reminder comes at most %(days)d days (%(hours)d hours) after the last "
+                "visit.",
+                days=MAX_DELAY_HOURS // 24,
+                hours=MAX_DELAY_HOURS,
+            )
+        )
+    return ",".join(str(hour) for hour in hours)
+
+
+def delays_text(step_delays: tuple[timedelta, ...]) -> str:
+    """« 1, 24, 72 »: the delays in hours, as staff type them."""
+    return ", ".join(f"{delay.total_seconds() / 3600:g}" for delay in step_delays)
 
 
 def delays() -> tuple[timedelta, ...]:

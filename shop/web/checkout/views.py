@@ -25,7 +25,7 @@ from shop.i18n import localized_route
 from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.payments import stripe_gateway
-from shop.platform.services import get_setting
+from shop.platform.bank import bank_details
 from shop.recovery import services as recovery
 from shop.web.account.views import form_status
 from shop.web.checkout import bp
@@ -75,6 +75,13 @@ def _methods(country: str, subtotal: int) -> list[Any]:
     return shipping.available_methods(country, subtotal) if country else []
 
 
+def payment_methods() -> tuple[str, ...]:
+    """What the checkout offers: card when Stripe is set up, bank transfer when the bank
+    details are (never a transfer to blank details). Possibly neither: then no order."""
+    offered = ("card",) if stripe_gateway.enabled() else ()
+    return offered + (("bank_transfer",) if bank_details() is not None else ())
+
+
 @localized_route(bp, {"fr": "/commande", "en": "/checkout"}, methods=["GET", "POST"])
 @form_view
 @limiter.limit(_checkout_limit, methods=["POST"])
@@ -87,6 +94,7 @@ def details() -> Response:
     saved = session.get(SESSION_KEY, {})
     form = DetailsForm()
     errors: dict[str, str] = {}
+    offered = payment_methods()
     values: dict[str, Any] = {
         "email": saved.get("email")
         or (current_user.email if current_user.is_authenticated else ""),
@@ -94,9 +102,7 @@ def details() -> Response:
         "billing": saved.get("billing_address", {}),
         "billing_same": saved.get("billing_same", True),
         "shipping_method": saved.get("shipping_method", ""),
-        "payment_method": saved.get(
-            "payment_method", "card" if stripe_gateway.enabled() else "bank_transfer"
-        ),
+        "payment_method": saved.get("payment_method", offered[0] if offered else ""),
         "recovery_consent": saved.get("recovery_consent", False),
     }
     status = 200
@@ -120,7 +126,7 @@ def details() -> Response:
         if not form.validate_on_submit():
             status = form_status(form)
         elif not refresh_only:
-            errors = _validate(values, lang)
+            errors = _validate(values, lang, offered)
             if "email" not in errors:  # kept on the cart: an abandoned checkout gets a reminder
                 recovery.remember_contact(
                     cart_id, values["email"], consent=values["recovery_consent"]
@@ -154,12 +160,13 @@ def details() -> Response:
         countries=addresses.country_choices(lang),
         provinces=addresses.province_choices(lang),
         methods=_methods(country, subtotal),
-        card_enabled=stripe_gateway.enabled(),
+        card_enabled="card" in offered,
+        transfer_enabled="bank_transfer" in offered,
     )
     return _no_store(response)
 
 
-def _validate(values: dict[str, Any], lang: str) -> dict[str, str]:
+def _validate(values: dict[str, Any], lang: str, offered: tuple[str, ...]) -> dict[str, str]:
     """Field name → translated message; fills the normalized addresses into ``values``."""
     errors: dict[str, str] = {}
     email = values["email"]
@@ -182,8 +189,7 @@ def _validate(values: dict[str, Any], lang: str) -> dict[str, str]:
         }
         if values["shipping_method"] not in codes:
             errors["shipping_method"] = _("Please choose a delivery method.")
-    allowed = ("card", "bank_transfer") if stripe_gateway.enabled() else ("bank_transfer",)
-    if values["payment_method"] not in allowed:
+    if values["payment_method"] not in offered:
         errors["payment_method"] = _("Please choose a payment method.")
     return errors
 
@@ -198,6 +204,10 @@ def review() -> Response:
     cart_id = current_cart_id()
     saved = session.get(SESSION_KEY)
     if cart_id is None or not saved:
+        return redirect(url_for("checkout.details"))
+    if saved.get("payment_method") not in payment_methods():  # switched off since
+        session[SESSION_KEY] = {k: v for k, v in saved.items() if k != "payment_method"}
+        flash(_("This payment method is no longer available. Please choose another one."), "error")
         return redirect(url_for("checkout.details"))
     form = DetailsForm()
     details = CheckoutDetails(
@@ -269,11 +279,7 @@ def confirmation(token: str) -> Response:
         order=order,
         token=token,
         **documents,
-        bank={
-            "holder": get_setting("bank_holder", current_app.config["SHOP_NAME"]),
-            "iban": get_setting("bank_iban", ""),
-            "bic": get_setting("bank_bic", ""),
-        },
+        bank=bank_details(),
     )
     return _no_store(response)
 

@@ -18,6 +18,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -39,7 +40,8 @@ from shop.catalogue.models import TaxClass
 from shop.checkout.addresses import CANADIAN_PROVINCES, SUPPORTED_COUNTRIES
 from shop.checkout.models import ShippingKind
 from shop.emails.transport import SCHEMES
-from shop.platform import legal
+from shop.platform import bank, legal
+from shop.recovery import policy
 from shop.web.admin.settings.fields import MoneyField, PercentField
 
 TAX_CLASS_LABELS = {
@@ -443,3 +445,101 @@ class EmailSettingsForm(FlaskForm):
             raise ValidationError(
                 str(_l("Enter an address, optionally with a name: Comptoir <shop@example.com>."))
             )
+
+
+# -- bank transfer ---------------------------------------------------------------------------
+
+
+class BankForm(FlaskForm):
+    """Field names are the setting keys. All three empty: bank transfer is not offered."""
+
+    bank_holder = StringField(
+        _l("Account holder"),
+        validators=[Optional(), Length(max=70, message=_l("At most 70 characters."))],
+        filters=STRIP,
+        description=_l("The name of the account, as your bank writes it."),
+    )
+    bank_iban = StringField(
+        _l("IBAN"),
+        validators=[Optional(), _normalized(bank.normalize_iban)],
+        filters=STRIP,
+        description=_l("e.g. FR76 3000 6000 0112 3456 7890 189."),
+    )
+    bank_bic = StringField(
+        _l("BIC (SWIFT code)"),
+        validators=[Optional(), _normalized(bank.normalize_bic)],
+        filters=STRIP,
+        description=_l(
+            "8 or 11 characters, e.g. AGRIFRPP. Customers outside the euro area need it."
+        ),
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if self.bank_iban.data and not self.bank_holder.data:
+            self.bank_holder.errors.append(str(_l("Enter the account holder of this IBAN.")))
+            return False
+        if not self.bank_iban.data and (self.bank_holder.data or self.bank_bic.data):
+            self.bank_iban.errors.append(
+                str(_l("Enter the IBAN, or clear every field to stop offering bank transfer."))
+            )
+            return False
+        return True
+
+    def values(self) -> dict[str, str]:
+        return {key: self[key].data or "" for key in bank.KEYS}
+
+
+# -- abandoned carts -------------------------------------------------------------------------
+
+BASIS_LABELS = {
+    policy.CONSENT: _l("Customers who agreed (consent)"),
+    policy.LEGITIMATE_INTEREST: _l("Every shopper with a known address (legitimate interest)"),
+}
+BASIS_HELP = {
+    policy.CONSENT: _l(
+        "Only customers who accepted marketing emails, and shoppers who ticked “Email me a "
+        "reminder” at checkout. The safest choice."
+    ),
+    policy.LEGITIMATE_INTEREST: _l(
+        "Anyone who left an email address, without asking them first. Each reminder says why "
+        "it was sent and how to object. Make sure your privacy policy mentions it."
+    ),
+}
+
+
+class RecoveryForm(FlaskForm):
+    """Field names are the setting keys."""
+
+    cart_recovery_delays = StringField(
+        _l("Reminders (hours after the last visit)"),
+        filters=STRIP,
+        description=_l(
+            "Up to 3 whole numbers separated by commas, in increasing order, the last one "
+            "within 30 days (720 hours), e.g. 1, 24, 72. Empty: no reminders."
+        ),
+    )
+    cart_recovery_basis = RadioField(_l("Who gets reminders"), validate_choice=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cart_recovery_basis.choices = [
+            SelectChoice(key, str(label)) for key, label in BASIS_LABELS.items()
+        ]
+
+    def validate_cart_recovery_delays(self, field: Field) -> None:
+        try:
+            self.normalized_delays = policy.normalize_delays(field.data or "")
+        except policy.InvalidDelays as error:
+            raise ValidationError(str(error.message)) from error
+
+    def validate_cart_recovery_basis(self, field: Field) -> None:
+        if field.data not in policy.BASES:
+            raise ValidationError(str(_l("Choose who gets reminders from the list.")))
+
+    def values(self) -> dict[str, str]:
+        return {
+            policy.DELAYS_SETTING: self.normalized_delays,
+            policy.BASIS_SETTING: self.cart_recovery_basis.data,
+        }

@@ -22,8 +22,9 @@ from shop.accounts.permissions import Permission
 from shop.checkout import settings as checkout_settings
 from shop.emails import transport
 from shop.payments import stripe_gateway
-from shop.platform import crypto
+from shop.platform import bank, crypto
 from shop.platform import services as platform
+from shop.recovery import policy
 from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
@@ -90,6 +91,9 @@ def settings() -> Response:
         stripe_saved=any(key in saved for key in STRIPE_KEYS.values()),
         smtp=smtp,
         smtp_saved=transport.URL_KEY in saved,
+        bank=bank.bank_details(),
+        recovery_delays=policy.delays_text(policy.delays()),
+        recovery_basis=policy.basis(),
     )
 
 
