@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -26,6 +27,7 @@ from shop.catalogue import images
 from shop.catalogue.models import ProductVariant
 from shop.checkout import settings as checkout_settings
 from shop.checkout.defaults import load_defaults
+from shop.emails import services as emails
 from shop.extensions import db, limiter
 from shop.orders import services as orders
 from shop.orders.models import Order
@@ -130,8 +132,8 @@ def _first_variant(product_id: int) -> int:
 def site(_session_app: Flask, live_server: LiveServer) -> Iterator[Site]:
     """The test catalogue (two products with a picture, one described and one not), default
     taxes and delivery methods, a customer with a paid order (and its invoice), a guest order
-    awaiting a card payment. Module-scoped, so it does what
-    the ``app`` fixture does for one test: empty tables and fresh rate limits around it."""
+    awaiting a card payment. Module-scoped, so it does for the module what the ``app``
+    fixture does for one test: empty tables and fresh rate limits around it."""
     app = _session_app
     limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
     _empty_tables(app)
@@ -224,6 +226,8 @@ PATHS = {
         "orders": "/fr/compte/commandes",
         "order": "/fr/compte/commandes/",
         "confirmation": "/fr/commande/confirmation/",
+        "recover": "/fr/panier/recuperer?token=",
+        "unsubscribe": "/fr/compte/desinscription?token=",
         "pay": "/fr/commande/{token}/payer",
     },
     "en": {
@@ -250,6 +254,8 @@ PATHS = {
         "orders": "/en/account/orders",
         "order": "/en/account/orders/",
         "confirmation": "/en/checkout/confirmation/",
+        "recover": "/en/cart/recover?token=",
+        "unsubscribe": "/en/account/unsubscribe?token=",
         "pay": "/en/checkout/{token}/pay",
     },
 }
@@ -284,11 +290,13 @@ def test_storefront_and_checkout_pages_have_no_wcag_violations(fresh: Audit, sit
     for name in ("missing", "missing_product"):
         _everywhere(fresh, name, status=404)
     _everywhere(fresh, "cart")  # empty
+    _everywhere(fresh, "recover", "expired-or-forged", status=404)
 
     page = fresh.page
     page.goto(site.url + PATHS["fr"]["product_discount"])
     page.locator("form.add-to-cart button[type=submit]").click()
     expect(page.locator("#cart-badge")).to_contain_text("1")
+    fresh.here("product after adding to the cart (HTMX)", BOTH)
     _everywhere(fresh, "cart")  # with a line
     _everywhere(fresh, "checkout")
 
@@ -322,6 +330,10 @@ def test_account_pages_have_no_wcag_violations(fresh: Audit, site: Site, _sessio
         token = accounts.make_reset_token(db.session.get(User, site.customer_id))
     _everywhere(fresh, "reset", token)
     _everywhere(fresh, "reset", "not-a-token", status=400)
+    with _session_app.app_context():
+        unsubscribe = emails.unsubscribe_token(CUSTOMER)
+    _everywhere(fresh, "unsubscribe", unsubscribe)
+    _everywhere(fresh, "unsubscribe", "forged", status=400)
 
     page = fresh.page
     page.goto(site.url + PATHS["fr"]["login"])
@@ -345,7 +357,6 @@ def test_account_pages_have_no_wcag_violations(fresh: Audit, site: Site, _sessio
 ADMIN_PAGES = [
     "/admin/",
     "/admin/products",
-    "/admin/products?q=chaise&status=active",
     "/admin/products/new",
     "/admin/products/{product}",
     "/admin/products/variants/{variant}",
@@ -405,5 +416,13 @@ def test_back_office_pages_have_no_wcag_violations(fresh: Audit, site: Site, _se
     }
     for path in ADMIN_PAGES:
         fresh.check(path.format(**values))
+
+    page = fresh.page  # on the enrolment page: enrol, then the recovery codes and the status
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.locator("#code").fill(pyotp.TOTP(secret).now())
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#recovery-codes li").first).to_be_visible()
+    fresh.here("two-factor recovery codes")
+    fresh.check("/admin/two-factor")
 
     fresh.assert_clean()
