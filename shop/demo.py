@@ -28,6 +28,8 @@ from shop.accounts.models import Role, utcnow
 from shop.catalogue import cache, images
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import (
+    Category,
+    CategoryTranslation,
     PriceHistory,
     Product,
     ProductImage,
@@ -35,6 +37,8 @@ from shop.catalogue.models import (
     ProductStatus,
     ProductTranslation,
     ProductVariant,
+    Tag,
+    TagTranslation,
     TaxClass,
     product_tags,
 )
@@ -1208,6 +1212,7 @@ def load_catalogue(count: int = DEFAULT_PRODUCTS) -> CatalogueSummary:
     summary.discounted = _change_prices(plans, variant_ids)
     summary.receipts = _receive_stock(plans, variant_ids)
     summary.pictures, summary.picture_files = _add_pictures(plans, product_ids)
+    _search_engine_texts(category_ids, tag_ids)
     db.session.commit()
     cache.catalogue_changed()
 
@@ -1217,6 +1222,88 @@ def load_catalogue(count: int = DEFAULT_PRODUCTS) -> CatalogueSummary:
         tracked = [v for v in plan.variants if v.track_inventory]
         summary.out_of_stock += bool(tracked) and not any(v.stock for v in tracked)
     return summary
+
+
+# Search engine texts the merchant wrote for a few pages (the others use their own text).
+CATEGORY_SEO = {
+    "mobilier": (
+        ("Meubles en bois massif et rotin", "Solid wood and rattan furniture"),
+        (
+            "Chaises, tables et rangements en bois massif et en rotin, faits pour durer. "
+            "Livraison depuis la France.",
+            "Chairs, tables and storage in solid wood and rattan, made to last. Shipped from "
+            "France.",
+        ),
+    ),
+    "textile": (
+        ("Linge de maison en lin et coton bio", "Linen and organic cotton home textiles"),
+        (
+            "Draps, nappes et plaids en lin lavé, coton bio et laine, tissés en Europe.",
+            "Sheets, tablecloths and throws in washed linen, organic cotton and wool, woven "
+            "in Europe.",
+        ),
+    ),
+}
+TAG_SEO = {
+    "made_in_france": (
+        ("Objets fabriqués en France", "Goods made in France"),
+        (
+            "Meubles, vaisselle et linge fabriqués en France par des ateliers indépendants.",
+            "Furniture, tableware and linen made in France by independent workshops.",
+        ),
+    ),
+    "gift": (
+        ("Idées cadeaux choisies avec soin", "Gift ideas chosen with care"),
+        (
+            "Des cadeaux utiles et durables, de la tasse en grès au plaid en laine.",
+            "Useful, lasting gifts, from the stoneware mug to the wool throw.",
+        ),
+    ),
+}
+# Pages whose list changes every week: shown to shoppers, kept out of search engines.
+NOINDEX_TAGS = ("new",)
+
+
+def _search_engine_texts(category_ids: dict[str, int], tag_ids: dict[str, int]) -> None:
+    """The merchant's meta texts, the shared picture of each top category (its first product
+    picture) and the pages kept out of search engines: the demo shows every SEO setting."""
+    for rows, model, ids in (
+        (CATEGORY_SEO, CategoryTranslation, "category_id"),
+        (TAG_SEO, TagTranslation, "tag_id"),
+    ):
+        keyed = category_ids if model is CategoryTranslation else tag_ids
+        for key, (titles, descriptions) in rows.items():
+            for index, locale in enumerate(("fr", "en")):
+                db.session.execute(
+                    db.update(model)
+                    .where(getattr(model, ids) == keyed[key], model.locale == locale)
+                    .values(
+                        meta_title=fr_typography(titles[0]) if index == 0 else titles[1],
+                        meta_description=(
+                            fr_typography(descriptions[0]) if index == 0 else descriptions[1]
+                        ),
+                    )
+                )
+    db.session.execute(
+        db.update(Tag)
+        .where(Tag.id.in_([tag_ids[key] for key in NOINDEX_TAGS]))
+        .values(noindex=True)
+    )
+    for key in PARENTS:
+        children = [category_ids[f.key] for f in FAMILIES if f.parent == key]
+        first = db.session.execute(
+            db.select(ProductImage.id)
+            .join(Product, Product.id == ProductImage.product_id)
+            .where(Product.category_id.in_(children), Product.status == ProductStatus.ACTIVE)
+            .order_by(Product.id, ProductImage.position)
+            .limit(1)
+        ).scalar()
+        if first is not None:
+            db.session.execute(
+                db.update(Category)
+                .where(Category.id == category_ids[key])
+                .values(og_image_id=first)
+            )
 
 
 def _create_categories() -> dict[str, int]:

@@ -1097,3 +1097,315 @@ def test_edit_page_query_count_does_not_grow_with_variants_and_images(app, manag
     many = statements()
 
     assert few == many
+
+
+# -- search engines and sharing ----------------------------------------------------------
+
+
+def image_ids(app: Flask, product_id: int) -> list[int]:
+    with app.app_context():
+        return [image.id for image in db.session.get(Product, product_id).images]
+
+
+def test_product_seo_settings_are_saved_audited_and_reach_the_storefront(app, manager, client):
+    with app.app_context():
+        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
+        services_image(product_id, "face")
+        services_image(product_id, "dos")
+    first, second = image_ids(app, product_id)
+    assert "noindex" not in html(client.get("/fr/produits/chaise-en-chene"))  # now cached
+    form = product_form(
+        **{
+            "fr-title": "Chaise en chêne",
+            "fr-description": "<p>Une chaise solide.</p>",
+            "fr-meta_title": "Chaise en chêne massif, faite à Lyon",
+            "fr-meta_description": "Une chaise en chêne massif qui dure toute une vie.",
+            "fr-canonical_url": "https://atelier.example/chaise",
+            "en-title": "Oak chair",
+            "en-canonical_url": "/en/products/oak-chair",
+            "status": "active",
+            "noindex": "y",
+            "og_image_id": str(second),
+        }
+    )
+
+    response = post(manager, f"/admin/products/{product_id}", form)
+
+    assert response.status_code == 303
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert (product.noindex, product.og_image_id) == (True, second)
+        assert product.translations["fr"].canonical_url == "https://atelier.example/chaise"
+        assert product.translations["en"].canonical_url == "/en/products/oak-chair"
+        entry = db.session.scalars(db.select(AuditLog)).one()
+        assert entry.action == "product.update"
+        assert entry.before == {
+            "noindex": False,
+            "og_image_id": None,
+            "fr.meta_title": "",
+            "fr.meta_description": "",
+            "fr.canonical_url": "",
+            "en.canonical_url": "",
+            "en.description": "<p>A sturdy chair.</p>",
+        }
+        assert entry.after["noindex"] is True and entry.after["og_image_id"] == second
+        assert entry.after["fr.canonical_url"] == "https://atelier.example/chaise"
+    page = html(client.get("/fr/produits/chaise-en-chene"))
+    assert '<meta name="robots" content="noindex, follow">' in page
+    assert "<title>Chaise en chêne massif, faite à Lyon · Comptoir</title>" in page
+    assert '<link rel="canonical" href="https://atelier.example/chaise">' in page
+    assert '<meta property="og:image:alt" content="dos">' in page
+    english = html(client.get("/en/products/oak-chair"))
+    assert '<link rel="canonical" href="http://127.0.0.1:5000/en/products/oak-chair">' in english
+    edit = html(manager.get(f"/admin/products/{product_id}"))
+    assert f'value="{second}" id="og-image-{second}" checked' in edit
+    assert f'value="{first}" id="og-image-{first}">' in edit
+    assert "Masquée aux moteurs de recherche" in edit
+
+
+@pytest.mark.parametrize(
+    "canonical",
+    [
+        "javascript:alert(1)",
+        "//atelier.example/chaise",
+        "ftp://atelier.example/chaise",
+        "atelier.example/chaise",
+        "https://moi@atelier.example/chaise",
+        "https:///chaise",
+        "/fr/produits/chaise en chêne",
+        "https://atelier.example/" + "x" * 500,
+    ],
+)
+def test_a_canonical_that_is_not_an_address_is_refused_with_the_input_kept(app, manager, canonical):
+    with app.app_context():
+        product_id = make_product()
+    form = product_form(**{"fr-canonical_url": canonical, "noindex": "y"})
+
+    response = post(manager, f"/admin/products/{product_id}", form)
+
+    body = html(response)
+    assert response.status_code == 422
+    assert (
+        "Saisissez une adresse complète commençant par https:// (ou http://)" in body
+        or "Utilisez au plus" in body
+    )
+    assert 'id="fr-canonical_url"' in body and 'aria-invalid="true"' in body
+    assert canonical.replace("&", "&amp;")[:40] in body.replace("&#39;", "'")
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert product.translations["fr"].canonical_url == ""
+        assert product.noindex is False
+    assert count(app, AuditLog) == 0
+
+
+def test_a_shared_image_of_another_product_is_refused(app, manager):
+    with app.app_context():
+        product_id = make_product()
+        other = make_product("Table", "Table")
+        services_image(other, "table")
+    (foreign,) = image_ids(app, other)
+
+    response = post(
+        manager, f"/admin/products/{product_id}", product_form(og_image_id=str(foreign))
+    )
+
+    assert response.status_code == 422
+    assert "Choisissez une des options proposées." in html(response)
+    with app.app_context():
+        assert db.session.get(Product, product_id).og_image_id is None
+    assert count(app, AuditLog) == 0
+
+
+def test_live_preview_shows_noindex_and_a_canonical_elsewhere(app, manager, hx):
+    with app.app_context():
+        product_id = make_product()
+    data = product_form(
+        **{
+            "locale": "fr",
+            "product_id": str(product_id),
+            "fr-canonical_url": "/fr/produits/banc",
+            "noindex": "y",
+        }
+    )
+
+    body = html(post(manager, "/admin/products/seo-preview", data, headers=hx()))
+    plain_body = plain(body)
+
+    assert "Masquée aux moteurs de recherche : cette page n’apparaîtra pas" in plain_body
+    assert (
+        "Les moteurs de recherche sont priés de montrer http://127.0.0.1:5000/fr/produits/banc"
+        in (plain_body)
+    )
+    without = html(
+        post(manager, "/admin/products/seo-preview", {**data, "noindex": ""}, headers=hx())
+    )
+    assert "Masquée aux moteurs de recherche" not in without
+
+
+def category_form(shop: dict[str, int], **overrides: str) -> dict[str, str]:
+    data = {
+        "fr-name": "Chaises",
+        "fr-slug": "chaises",
+        "en-name": "Chairs",
+        "en-slug": "chairs",
+        "parent_id": str(shop["furniture"]),
+        "position": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_category_seo_settings_are_saved_audited_and_shown(app, manager, client, shop):
+    with app.app_context():
+        chair = make_product(sku="CH-1", status=ProductStatus.ACTIVE, category_id=shop["chairs"])
+        services_image(chair, "chaise")
+        elsewhere = make_product("Table", "Table", category_id=shop["furniture"])
+        services_image(elsewhere, "table")
+    (picture_id,) = image_ids(app, chair)
+    (foreign,) = image_ids(app, elsewhere)
+    edit = html(manager.get(f"/admin/categories/{shop['chairs']}"))
+    assert f'id="og-image-{picture_id}"' in edit and f'id="og-image-{foreign}"' not in edit
+    assert 'id="seo-fr"' in edit and "Chaises · Comptoir" in edit
+
+    refused = post(
+        manager,
+        f"/admin/categories/{shop['chairs']}",
+        category_form(shop, og_image_id=str(foreign)),
+    )
+    saved = post(
+        manager,
+        f"/admin/categories/{shop['chairs']}",
+        category_form(
+            shop,
+            **{
+                "fr-meta_title": "Chaises en bois massif",
+                "en-canonical_url": "/en/categories/furniture",
+                "noindex": "y",
+                "og_image_id": str(picture_id),
+            },
+        ),
+    )
+
+    assert refused.status_code == 422
+    assert "Choisissez une des options proposées." in html(refused)
+    assert saved.status_code == 303
+    with app.app_context():
+        category = db.session.get(Category, shop["chairs"])
+        assert (category.noindex, category.og_image_id) == (True, picture_id)
+        assert category.translations["fr"].meta_title == "Chaises en bois massif"
+        entry = db.session.scalars(db.select(AuditLog)).one()  # the refusal left none
+        assert entry.action == "category.update"
+        assert entry.after == {
+            "noindex": True,
+            "og_image_id": picture_id,
+            "fr.meta_title": "Chaises en bois massif",
+            "en.canonical_url": "/en/categories/furniture",
+        }
+    page = html(client.get("/fr/categories/chaises"))
+    assert "<title>Chaises en bois massif · Comptoir</title>" in page
+    assert '<meta name="robots" content="noindex, follow">' in page
+    assert '<meta property="og:image:alt" content="chaise">' in page
+    english = html(client.get("/en/categories/chairs"))
+    assert '<link rel="canonical" href="http://127.0.0.1:5000/en/categories/furniture">' in english
+
+
+def test_a_bad_category_canonical_is_refused_with_the_input_kept(app, manager, shop):
+    response = post(
+        manager,
+        f"/admin/categories/{shop['chairs']}",
+        category_form(shop, **{"en-canonical_url": "mailto:x@example.com", "noindex": "y"}),
+    )
+
+    assert response.status_code == 422
+    assert "Saisissez une adresse complète" in html(response)
+    assert 'value="mailto:x@example.com"' in html(response)
+    with app.app_context():
+        category = db.session.get(Category, shop["chairs"])
+        assert (category.noindex, category.translations["en"].canonical_url) == (False, "")
+    assert count(app, AuditLog) == 0
+
+
+def test_tag_meta_texts_noindex_and_shared_image_are_saved_audited_and_shown(
+    app, manager, client, shop
+):
+    with app.app_context():
+        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
+        product = db.session.get(Product, product_id)
+        product.tags = [db.session.get(Tag, shop["wood"])]
+        db.session.commit()
+        services_image(product_id, "chaise")
+    (picture_id,) = image_ids(app, product_id)
+    edit = html(manager.get(f"/admin/tags/{shop['wood']}"))
+    assert f'id="og-image-{picture_id}"' in edit
+    assert "Bois massif : notre sélection · Comptoir" in plain(edit)
+
+    response = post(
+        manager,
+        f"/admin/tags/{shop['wood']}",
+        {
+            "fr-name": "Bois massif",
+            "fr-meta_title": "Meubles en bois massif",
+            "fr-meta_description": "Chêne, noyer et frêne massifs, faits pour durer.",
+            "en-name": "Solid wood",
+            "noindex": "y",
+            "og_image_id": str(picture_id),
+        },
+    )
+
+    assert response.status_code == 303
+    with app.app_context():
+        tag = db.session.get(Tag, shop["wood"])
+        assert (tag.noindex, tag.og_image_id) == (True, picture_id)
+        entry = db.session.scalars(db.select(AuditLog)).one()
+        assert (entry.action, entry.before["noindex"], entry.after["noindex"]) == (
+            "tag.update",
+            False,
+            True,
+        )
+        assert entry.after["fr.meta_title"] == "Meubles en bois massif"
+    page = html(client.get("/fr/etiquettes/bois-massif"))
+    assert "<title>Meubles en bois massif · Comptoir</title>" in page
+    assert (
+        '<meta name="description" content="Chêne, noyer et frêne massifs, faits pour durer.">'
+        in page
+    )
+    assert '<meta name="robots" content="noindex, follow">' in page
+    assert '<meta property="og:image:alt" content="chaise">' in page
+
+
+def test_tag_and_category_previews_follow_the_typed_text(app, manager, shop, hx):
+    tag = post(
+        manager,
+        "/admin/tags/seo-preview",
+        {
+            "locale": "en",
+            "item_id": str(shop["wood"]),
+            "en-name": "Solid wood",
+            "en-meta_title": "Solid wood furniture",
+            "noindex": "y",
+        },
+        headers=hx(),
+    )
+    category = post(
+        manager,
+        "/admin/categories/seo-preview",
+        {
+            "locale": "fr",
+            "item_id": str(shop["chairs"]),
+            "fr-name": "Chaises",
+            "fr-meta_description": "x" * 170,
+        },
+        headers=hx(),
+    )
+    unknown = post(manager, "/admin/tags/seo-preview", {"locale": "de"}, headers=hx())
+
+    assert tag.status_code == category.status_code == 200
+    assert html(tag).lstrip().startswith('<div id="seo-en"')
+    assert "Solid wood furniture · Comptoir" in html(tag)
+    assert "http://127.0.0.1:5000/en/tags/solid-wood" in html(tag)
+    assert "Hidden from search engines" not in html(tag)  # the staff member works in French
+    assert "Masquée aux moteurs de recherche" in html(tag)
+    assert "Description\u00a0: 170 / 160 caractères" in html(category)
+    assert "http://127.0.0.1:5000/fr/categories/chaises" in html(category)
+    assert "Masquée" not in html(category)
+    assert unknown.status_code == 400

@@ -80,6 +80,13 @@ def test_a_manager_creates_and_publishes_a_bilingual_product(
     page.get_by_label("Méta-description (français)").fill(
         "Lampe de bureau en laiton brossé, abat-jour orientable, fabriquée en France."
     )
+    # Hiding the page from search engines shows in both previews at once, and is undone.
+    hidden = page.get_by_label("Masquer aux moteurs de recherche (noindex)")
+    hidden.check()
+    expect(page.locator("#seo-fr .serp-noindex")).to_contain_text("Masquée aux moteurs")
+    expect(page.locator("#seo-en .serp-noindex")).to_have_count(1)
+    hidden.uncheck()
+    expect(page.locator(".serp-noindex")).to_have_count(0)
     page.get_by_label("Titre (anglais)", exact=True).fill("Aurora brass lamp")
     page.get_by_label("Description du produit (anglais)").fill(
         "<p>A brushed brass desk lamp with an adjustable shade.</p>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -791,3 +792,216 @@ def test_seo_check_command_passes_on_a_sound_shop(app):
 
     assert result.exit_code == 0, result.stdout
     assert result.stdout.splitlines()[-1] == "seo-check: no problems"
+
+
+# -- the merchant's SEO settings: noindex, canonical override, meta texts, shared image -----
+
+
+def _set(app, model, item_id: int, **values) -> None:
+    """A setting written as the back office writes it: committed, the cache told."""
+    from shop.catalogue import cache
+
+    with app.app_context():
+        item = db.session.get(model, item_id)
+        for name, value in values.items():
+            if "." in name:
+                locale, field = name.split(".")
+                setattr(item.translations[locale], field, value)
+            else:
+                setattr(item, name, value)
+        db.session.commit()
+        cache.catalogue_changed()
+
+
+def _slugs(app, product_id: int) -> dict[str, str]:
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        return {locale: text.slug for locale, text in product.translations.items()}
+
+
+def _chairs_and_wood(app, product_id: int) -> tuple[int, int]:
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        return product.category_id, product.tags[0].id
+
+
+ROBOTS_NOINDEX = '<meta name="robots" content="noindex, follow">'
+
+
+def test_noindex_items_leave_the_sitemaps_and_their_pages_say_so(app, client, catalogue):
+    from shop.catalogue.models import Category, Tag
+
+    hidden = catalogue["products"][0]
+    chairs, wood = _chairs_and_wood(app, hidden)
+    _set(app, Product, hidden, noindex=True)
+    _set(app, Category, chairs, noindex=True)
+    _set(app, Tag, wood, noindex=True)
+    slugs = _slugs(app, hidden)
+
+    listed = all_listed(client)
+
+    gone = {
+        f"{BASE}/fr/produits/{slugs['fr']}",
+        f"{BASE}/en/products/{slugs['en']}",
+        f"{BASE}/fr/categories/chaises",
+        f"{BASE}/en/categories/chairs",
+        f"{BASE}/fr/etiquettes/bois-massif",
+        f"{BASE}/en/tags/solid-wood",
+    }
+    assert not gone & set(listed)
+    assert f"{BASE}/fr/categories/mobilier" in listed  # its parent still lists the chairs
+    assert len(listed) == 2 * (1 + 1 + 2)  # home, Mobilier, two chairs
+    for url in gone:
+        response = client.get(url.removeprefix(BASE))
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, url  # shoppers still see it
+        assert page.count(ROBOTS_NOINDEX) == 1, url
+        assert len(parse_page(page).alternates) == 3, url  # fr, en, x-default stay
+    shown = client.get(f"/fr/produits/{_slugs(app, catalogue['products'][1])['fr']}")
+    assert "noindex" not in shown.get_data(as_text=True)
+    # Nothing left in the sitemaps trips the check.
+    assert [str(problem) for problem in check.run(app).problems] == []
+
+
+def test_a_canonical_pointing_elsewhere_is_on_the_page_and_out_of_the_sitemap(
+    app, client, catalogue
+):
+    moved, own = catalogue["products"][0], catalogue["products"][1]
+    _set(app, Product, moved, **{"fr.canonical_url": "https://atelier.example/chaise"})
+    own_slugs = _slugs(app, own)
+    _set(app, Product, own, **{"fr.canonical_url": f"/fr/produits/{own_slugs['fr']}"})
+    chairs, _wood = _chairs_and_wood(app, moved)
+    from shop.catalogue.models import Category
+
+    _set(app, Category, chairs, **{"en.canonical_url": "/en/categories/furniture"})
+    moved_slugs = _slugs(app, moved)
+
+    listed = all_listed(client)
+    page = client.get(f"/fr/produits/{moved_slugs['fr']}").get_data(as_text=True)
+    english = client.get(f"/en/products/{moved_slugs['en']}").get_data(as_text=True)
+    category = parse_page(client.get("/en/categories/chairs").get_data(as_text=True))
+
+    # Only canonical URLs in the sitemaps, both languages of a page together.
+    assert f"{BASE}/fr/produits/{moved_slugs['fr']}" not in listed
+    assert f"{BASE}/en/products/{moved_slugs['en']}" not in listed
+    assert f"{BASE}/fr/produits/{own_slugs['fr']}" in listed  # its override is itself
+    assert f"{BASE}/en/categories/chairs" not in listed
+    assert f"{BASE}/fr/categories/chaises" not in listed
+    assert parse_page(page).canonicals == ["https://atelier.example/chaise"]
+    assert '<meta property="og:url" content="https://atelier.example/chaise">' in page
+    product_ld = json.loads(parse_page(page).json_ld[0])
+    assert product_ld["url"] == "https://atelier.example/chaise"
+    assert product_ld["offers"]["url"] == f"{BASE}/fr/produits/{moved_slugs['fr']}"
+    assert parse_page(english).canonicals == [f"{BASE}/en/products/{moved_slugs['en']}"]
+    assert category.canonicals == [f"{BASE}/en/categories/furniture"]  # a path, made absolute
+    assert [str(problem) for problem in check.run(app).problems] == []
+
+
+def _picture() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), (120, 90, 60)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_pages_show_the_meta_texts_and_the_chosen_shared_image(app, client, catalogue):
+    import io
+
+    from shop.catalogue import images
+    from shop.catalogue.models import Category, Tag
+
+    chair = catalogue["products"][0]
+    chairs, wood = _chairs_and_wood(app, chair)
+    with app.app_context():
+        first, second = (
+            images.add_product_image(chair, io.BytesIO(_picture()), alt_fr=alt, alt_en=alt).id
+            for alt in ("Vue de face", "Vue de dos")
+        )
+    _set(app, Product, chair, og_image_id=second)
+    _set(app, Category, chairs, og_image_id=first)
+    _set(
+        app,
+        Tag,
+        wood,
+        **{
+            "fr.meta_title": "Mobilier en bois massif",
+            "fr.meta_description": "Des meubles en chêne et en noyer, faits pour durer.",
+        },
+    )
+    slugs = _slugs(app, chair)
+
+    product = client.get(f"/fr/produits/{slugs['fr']}").get_data(as_text=True)
+    category = client.get("/fr/categories/chaises").get_data(as_text=True)
+    tag = client.get("/fr/etiquettes/bois-massif").get_data(as_text=True)
+    english_tag = parse_page(client.get("/en/tags/solid-wood").get_data(as_text=True))
+
+    shared = re.search(r'<meta property="og:image" content="([^"]+)">', product).group(1)
+    assert shared.startswith(f"{BASE}/media/products/{chair}/")
+    assert f'<meta name="twitter:image" content="{shared}">' in product
+    assert '<meta name="twitter:card" content="summary_large_image">' in product
+    assert '<meta property="og:image:alt" content="Vue de dos">' in product
+    assert json.loads(parse_page(product).json_ld[0])["image"][0] == shared
+    assert '<meta property="og:image:alt" content="Vue de face">' in category
+    assert "og:image" not in tag  # none chosen: none shown
+    page = parse_page(tag)
+    assert page.title == "Mobilier en bois massif · Comptoir"
+    assert page.description == "Des meubles en chêne et en noyer, faits pour durer."
+    assert english_tag.title == "Solid wood: our selection · Comptoir"  # its own default
+
+
+def _inject(monkeypatch, app, sitemap: str, entry: Entry) -> None:
+    """Serve ``sitemap`` with ``entry`` added, as a stale cache or a broken build would:
+    a WSGI middleware around the app, the way a proxy would rewrite it."""
+    from werkzeug.wrappers import Response
+
+    extra = "".join(render_urlset([entry])).split(">\n", 2)[2].removesuffix("</urlset>\n")
+    inner = app.wsgi_app
+
+    def injecting(environ, start_response):
+        if environ["PATH_INFO"] != sitemap:
+            return inner(environ, start_response)
+        response = Response.from_app(inner, environ)
+        body = response.get_data(as_text=True).replace("</urlset>", extra + "</urlset>")
+        response.set_data(body)
+        return response(environ, start_response)
+
+    monkeypatch.setattr(app, "wsgi_app", injecting)
+
+
+def _product_entry(slugs: dict[str, str]) -> Entry:
+    fr, en = f"{BASE}/fr/produits/{slugs['fr']}", f"{BASE}/en/products/{slugs['en']}"
+    return Entry({"fr": fr, "en": en, "x-default": fr}, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_seo_check_fails_on_a_noindex_page_injected_into_a_sitemap(app, catalogue, monkeypatch):
+    hidden = catalogue["products"][0]
+    _set(app, Product, hidden, noindex=True)
+    slugs = _slugs(app, hidden)
+    _inject(monkeypatch, app, "/sitemaps/products-1.xml", _product_entry(slugs))
+
+    result = app.test_cli_runner().invoke(args=["shop", "seo-check"])
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[1] == "seo-check: 2 problems (noindex 2)"
+    assert sorted(lines[2:]) == [
+        f"[{NOINDEX}] {BASE}/en/products/{slugs['en']}: listed in a sitemap but marked noindex",
+        f"[{NOINDEX}] {BASE}/fr/produits/{slugs['fr']}: listed in a sitemap but marked noindex",
+    ]
+
+
+def test_seo_check_fails_on_a_sitemap_url_canonical_to_another_page(app, catalogue, monkeypatch):
+    moved = catalogue["products"][0]
+    _set(app, Product, moved, **{"en.canonical_url": "https://atelier.example/chair"})
+    slugs = _slugs(app, moved)
+    _inject(monkeypatch, app, "/sitemaps/products-1.xml", _product_entry(slugs))
+
+    report = check.run(app)
+
+    assert [str(problem) for problem in report.problems] == [
+        f"[{CANONICAL}] {BASE}/en/products/{slugs['en']}: canonical is "
+        "https://atelier.example/chair, not the page itself"
+    ]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from shop.accounts.models import utcnow
-from shop.catalogue import cache, images, services
+from shop.catalogue import cache, images, seo, services
 from shop.catalogue.models import (
     Category,
     Product,
@@ -148,6 +148,26 @@ class CategoryNotEmpty(FieldError):
     )
 
 
+class CanonicalRefused(FieldError):
+    """A canonical override that is neither an http(s) URL nor a path of the shop."""
+
+    def __init__(self, error: seo.BadCanonical, *, field: str) -> None:
+        super().__init__(error, field=field)
+        self.message = error.message
+
+
+def canonical_errors(texts: Mapping[str, Any]) -> list[CatalogueError]:
+    """One refusal per language whose canonical override is not an address."""
+    errors: list[CatalogueError] = []
+    for locale in LOCALES:
+        text = texts.get(locale)
+        try:
+            seo.clean_canonical(getattr(text, "canonical_url", "") or "")
+        except seo.BadCanonical as error:
+            errors.append(CanonicalRefused(error, field=f"{locale}-canonical_url"))
+    return errors
+
+
 class NameMissing(FieldError):
     message = _l("Please enter the name in both languages.")
 
@@ -202,6 +222,9 @@ def load_product(product_id: int) -> Product:
     return product
 
 
+TEXT_FIELDS = ("title", "slug", "description", "meta_title", "meta_description", "canonical_url")
+
+
 def product_snapshot(product: Product) -> dict[str, Any]:
     """What the audit log compares before and after a product change."""
     snapshot: dict[str, Any] = {
@@ -211,9 +234,11 @@ def product_snapshot(product: Product) -> dict[str, Any]:
         "category_id": product.category_id,
         "featured": product.featured,
         "tags": sorted(tag.id for tag in product.tags),
+        "noindex": product.noindex,
+        "og_image_id": product.og_image_id,
     }
     for locale, text in product.translations.items():
-        for name in ("title", "slug", "description", "meta_title", "meta_description"):
+        for name in TEXT_FIELDS:
             snapshot[f"{locale}.{name}"] = getattr(text, name)
     return snapshot
 
@@ -227,6 +252,8 @@ class ProductInput:
     category_id: int | None = None
     tag_ids: tuple[int, ...] = ()
     featured: bool = False
+    noindex: bool = False
+    og_image_id: int | None = None  # one of the product's images; None: the first one
 
 
 def publishing_problems(
@@ -269,6 +296,11 @@ def _check_product_input(data: ProductInput, product: Product | None) -> list[Ca
         errors.append(InvalidChoice(field="status"))
     if data.category_id is not None and db.session.get(Category, data.category_id) is None:
         errors.append(InvalidChoice(field="category_id"))
+    if data.og_image_id is not None and (
+        product is None or data.og_image_id not in {image.id for image in product.images}
+    ):
+        errors.append(InvalidChoice(field="og_image_id"))
+    errors += canonical_errors(data.texts)
     first: dict[str | None, CatalogueError] = {}
     for error in errors:
         first.setdefault(getattr(error, "field", None), error)
@@ -303,6 +335,8 @@ def save_product(
         product.category_id = data.category_id
         product.featured = data.featured
         product.tags = tags
+        product.noindex = data.noindex
+        product.og_image_id = data.og_image_id
         if data.status == ProductStatus.ACTIVE and not was_active:
             product.published_at = product.published_at or utcnow()
         product.updated_at = utcnow()

@@ -404,3 +404,37 @@ def category_rows(locale: str) -> list[tuple[Category, int, int]]:
         for category_id, _name, depth in category_choices(locale)
         if category_id in by_id
     ]
+
+
+# -- images to share (Open Graph) --------------------------------------------------------
+
+OG_IMAGE_CHOICES = 24
+
+
+def og_image_candidates(
+    kind: str, item_id: int | None, current_id: int | None = None
+) -> list[ProductImage]:
+    """Images a category or tag may be shared with: those of the products it lists (its
+    subcategories' too), the most recent products first, and the image chosen already."""
+    found: list[ProductImage] = []
+    if item_id is not None:
+        if kind == "category":
+            listed = Product.category_id.in_(select(_subtree(item_id).c.id))
+        else:
+            listed = Product.id.in_(
+                select(product_tags.c.product_id).where(product_tags.c.tag_id == item_id)
+            )
+        found = list(
+            db.session.execute(
+                select(ProductImage)
+                .join(Product, Product.id == ProductImage.product_id)
+                .where(listed)
+                .order_by(Product.id.desc(), ProductImage.position, ProductImage.id)
+                .limit(OG_IMAGE_CHOICES)
+            ).scalars()
+        )
+    if current_id is not None and current_id not in {image.id for image in found}:
+        current = db.session.get(ProductImage, current_id)
+        if current is not None:
+            found.insert(0, current)
+    return found

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, attribute_keyed_dict, mapped_column, relationship
@@ -70,6 +71,33 @@ product_tags = Table(
 )
 
 
+CANONICAL_URL_LENGTH = 500
+
+
+def og_image_column() -> Mapped[int | None]:
+    """The picture shared on social networks (Open Graph): one of the shop's product images.
+
+    ``use_alter``: products and categories are referred to by ``product_images`` (through
+    its product), so this reference closes a cycle the schema breaks with a later ALTER.
+    """
+    return mapped_column(
+        ForeignKey("product_images.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+
+
+def noindex_column() -> Mapped[bool]:
+    """Kept out of search engines (robots noindex, out of the sitemaps), still shown to
+    shoppers. For the item in every language: its translations share one hreflang set."""
+    return mapped_column(default=False, server_default=false())
+
+
+def canonical_column() -> Mapped[str]:
+    """This language's canonical address when it is not the page itself: an absolute http(s)
+    URL or a path of the shop; empty for the page itself. Per language, since each language
+    has its own address (a canonical across languages would drop one of them)."""
+    return mapped_column(String(CANONICAL_URL_LENGTH), default="", server_default="")
+
+
 class Category(db.Model):
     __tablename__ = "categories"
 
@@ -79,6 +107,8 @@ class Category(db.Model):
     )
     position: Mapped[int] = mapped_column(default=0)
     featured: Mapped[bool] = mapped_column(default=False)
+    noindex: Mapped[bool] = noindex_column()
+    og_image_id: Mapped[int | None] = og_image_column()
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -110,6 +140,7 @@ class CategoryTranslation(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     meta_title: Mapped[str] = mapped_column(String(160), default="")
     meta_description: Mapped[str] = mapped_column(String(320), default="")
+    canonical_url: Mapped[str] = canonical_column()
 
     category: Mapped[Category] = relationship(back_populates="translations")
 
@@ -118,6 +149,8 @@ class Tag(db.Model):
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    noindex: Mapped[bool] = noindex_column()
+    og_image_id: Mapped[int | None] = og_image_column()
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -138,6 +171,9 @@ class TagTranslation(db.Model):
     locale: Mapped[str] = mapped_column(String(5))
     name: Mapped[str] = mapped_column(String(80))
     slug: Mapped[str] = mapped_column(String(100))
+    meta_title: Mapped[str] = mapped_column(String(160), default="", server_default="")
+    meta_description: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    canonical_url: Mapped[str] = canonical_column()
 
     tag: Mapped[Tag] = relationship(back_populates="translations")
 
@@ -159,6 +195,8 @@ class Product(db.Model):
         ForeignKey("categories.id", ondelete="SET NULL")
     )
     featured: Mapped[bool] = mapped_column(default=False)
+    noindex: Mapped[bool] = noindex_column()
+    og_image_id: Mapped[int | None] = og_image_column()  # None: the first image
     # The cheapest active variant's price, kept by the catalogue services (prices change only
     # there) so listings can sort and filter by price on an index.
     min_price: Mapped[int] = mapped_column(default=0)
@@ -178,7 +216,10 @@ class Product(db.Model):
         back_populates="product", order_by="ProductVariant.position", cascade="all, delete-orphan"
     )
     images: Mapped[list[ProductImage]] = relationship(
-        back_populates="product", order_by="ProductImage.position", cascade="all, delete-orphan"
+        back_populates="product",
+        order_by="ProductImage.position",
+        cascade="all, delete-orphan",
+        foreign_keys="ProductImage.product_id",
     )
     tags: Mapped[list[Tag]] = relationship(secondary=product_tags)
 
@@ -199,6 +240,7 @@ class ProductTranslation(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")  # sanitized HTML (nh3)
     meta_title: Mapped[str] = mapped_column(String(160), default="")
     meta_description: Mapped[str] = mapped_column(String(320), default="")
+    canonical_url: Mapped[str] = canonical_column()
     # Filled on write from title (weight A) and description (weight B), PostgreSQL only.
     search_vector: Mapped[str | None] = mapped_column(TSVector())
 
@@ -273,7 +315,7 @@ class ProductImage(db.Model):
     renditions: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
-    product: Mapped[Product] = relationship(back_populates="images")
+    product: Mapped[Product] = relationship(back_populates="images", foreign_keys=[product_id])
 
     def alt(self, locale: str) -> str:
         return self.alt_fr if locale == "fr" else self.alt_en

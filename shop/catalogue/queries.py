@@ -22,6 +22,7 @@ from shop.catalogue.models import (
     ProductStatus,
     ProductTranslation,
     ProductVariant,
+    Tag,
     TagTranslation,
     product_tags,
 )
@@ -98,6 +99,14 @@ class CategoryView:
     translations: dict[str, CategoryTranslation]
     ancestors: list[tuple[str, str]] = field(default_factory=list)  # (name, slug), root first
     children: list[tuple[str, str]] = field(default_factory=list)
+    og_image: ProductImage | None = None  # the image it is shared with, when one was chosen
+
+
+@dataclass
+class TagView:
+    tag: Tag
+    translations: dict[str, TagTranslation]
+    og_image: ProductImage | None = None
 
 
 # -- building blocks ---------------------------------------------------------------------
@@ -288,14 +297,15 @@ def category(locale: str, slug: str) -> CategoryView | None:
         select(this.category_id).where(this.locale == locale, this.slug == slug).scalar_subquery()
     )
     rows = db.session.execute(
-        select(CategoryTranslation, Category)
+        select(CategoryTranslation, Category, ProductImage)
         .join(Category, Category.id == CategoryTranslation.category_id)
+        .outerjoin(ProductImage, ProductImage.id == Category.og_image_id)
         .where(CategoryTranslation.category_id == wanted)
     ).all()
     if not rows:
         return None
-    found = rows[0][1]
-    translations = {t.locale: t for t, _ in rows}
+    found, og_image = rows[0][1], rows[0][2]
+    translations = {t.locale: t for t, _, _ in rows}
     family = db.session.execute(
         select(Category.id, Category.parent_id, CategoryTranslation.name, CategoryTranslation.slug)
         .join(CategoryTranslation, CategoryTranslation.category_id == Category.id)
@@ -307,7 +317,7 @@ def category(locale: str, slug: str) -> CategoryView | None:
     ).all()
     ancestors = [(r.name, r.slug) for r in family if r.id == found.parent_id]
     children = [(r.name, r.slug) for r in family if r.parent_id == found.id]
-    return CategoryView(found, translations, ancestors, children)
+    return CategoryView(found, translations, ancestors, children, og_image)
 
 
 def category_listing(locale: str, category_id: int, filters: ListingFilters) -> Listing:
@@ -338,14 +348,19 @@ def tags_for_category(locale: str, category_id: int) -> list[tuple[str, str]]:
     return [tuple(r) for r in rows]
 
 
-def tag(locale: str, slug: str) -> dict[str, TagTranslation] | None:
+def tag(locale: str, slug: str) -> TagView | None:
+    """The tag with both translations and its shared image, in one query."""
     this = aliased(TagTranslation)
     wanted = select(this.tag_id).where(this.locale == locale, this.slug == slug).scalar_subquery()
     rows = db.session.execute(
-        select(TagTranslation).where(TagTranslation.tag_id == wanted)
-    ).scalars()
-    translations = {t.locale: t for t in rows}
-    return translations or None
+        select(TagTranslation, Tag, ProductImage)
+        .join(Tag, Tag.id == TagTranslation.tag_id)
+        .outerjoin(ProductImage, ProductImage.id == Tag.og_image_id)
+        .where(TagTranslation.tag_id == wanted)
+    ).all()
+    if not rows:
+        return None
+    return TagView(rows[0][1], {t.locale: t for t, _, _ in rows}, rows[0][2])
 
 
 def tag_listing(locale: str, tag_id: int, filters: ListingFilters) -> Listing:

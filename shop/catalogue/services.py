@@ -62,6 +62,7 @@ class Text:
     slug: str | None = None
     meta_title: str = ""
     meta_description: str = ""
+    canonical_url: str = ""  # checked by the caller (shop.catalogue.seo.clean_canonical)
 
 
 # -- redirects ---------------------------------------------------------------------------
@@ -139,6 +140,7 @@ def set_product_text(product: Product, locale: str, text: Text) -> ProductTransl
         "description": sanitize_description(text.description),
         "meta_title": text.meta_title.strip(),
         "meta_description": text.meta_description.strip(),
+        "canonical_url": text.canonical_url.strip(),
     }
     product.updated_at = utcnow()  # sitemaps' lastmod follows text changes too
     if translation is None:

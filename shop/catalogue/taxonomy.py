@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from shop.accounts.models import utcnow
 from shop.catalogue import services
 from shop.catalogue.admin import (
+    TEXT_FIELDS,
     CategoryCycle,
     CategoryNotEmpty,
     Created,
@@ -20,10 +21,11 @@ from shop.catalogue.admin import (
     NameMissing,
     NotFound,
     SlugInUse,
+    canonical_errors,
     commit,
     refuse,
 )
-from shop.catalogue.admin_queries import descendant_ids
+from shop.catalogue.admin_queries import descendant_ids, og_image_candidates
 from shop.catalogue.models import (
     Category,
     CategoryTranslation,
@@ -46,6 +48,7 @@ class CategoryText:
     description: str = ""
     meta_title: str = ""
     meta_description: str = ""
+    canonical_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,18 @@ class CategoryInput:
     parent_id: int | None = None
     position: int = 0
     featured: bool = False
+    noindex: bool = False
+    og_image_id: int | None = None  # an image of one of its products
+
+
+def _og_image_errors(
+    kind: str, item: Category | Tag | None, wanted: int | None
+) -> list[CatalogueError]:
+    """The shared image must be one the form offered: an image of the products listed."""
+    if wanted is None or (item is not None and wanted == item.og_image_id):
+        return []
+    offered = {image.id for image in og_image_candidates(kind, item.id if item else None)}
+    return [] if wanted in offered else [InvalidChoice(field="og_image_id")]
 
 
 def load_category(category_id: int) -> Category:
@@ -72,9 +87,11 @@ def category_snapshot(category: Category) -> dict[str, Any]:
         "parent_id": category.parent_id,
         "position": category.position,
         "featured": category.featured,
+        "noindex": category.noindex,
+        "og_image_id": category.og_image_id,
     }
     for locale, text in category.translations.items():
-        for name in ("name", "slug", "description", "meta_title", "meta_description"):
+        for name in ("name", *TEXT_FIELDS[1:]):
             snapshot[f"{locale}.{name}"] = getattr(text, name)
     return snapshot
 
@@ -93,6 +110,8 @@ def save_category(
             errors.append(InvalidChoice(field="parent_id"))
         elif category is not None and data.parent_id in descendant_ids(category.id):
             errors.append(CategoryCycle())
+    errors += canonical_errors(data.texts)
+    errors += _og_image_errors("category", category, data.og_image_id)
     refuse(errors)
     try:
         if category is None:
@@ -101,6 +120,8 @@ def save_category(
         category.parent_id = data.parent_id
         category.position = data.position
         category.featured = data.featured
+        category.noindex = data.noindex
+        category.og_image_id = data.og_image_id
         category.updated_at = utcnow()
         db.session.flush()
         for locale in LOCALES:
@@ -115,6 +136,7 @@ def save_category(
                 "description": sanitize_description(text.description),
                 "meta_title": text.meta_title.strip(),
                 "meta_description": text.meta_description.strip(),
+                "canonical_url": text.canonical_url.strip(),
             }
             if current is None:
                 category.translations[locale] = CategoryTranslation(locale=locale, **values)
@@ -177,6 +199,9 @@ def delete_category(category_id: int) -> None:
 class TagText:
     name: str
     slug: str = ""
+    meta_title: str = ""
+    meta_description: str = ""
+    canonical_url: str = ""
 
 
 def load_tag(tag_id: int) -> Tag:
@@ -188,42 +213,60 @@ def load_tag(tag_id: int) -> Tag:
     return tag
 
 
+TAG_TEXT_FIELDS = ("slug", "meta_title", "meta_description", "canonical_url")
+
+
 def tag_snapshot(tag: Tag) -> dict[str, Any]:
-    snapshot: dict[str, Any] = {}
+    snapshot: dict[str, Any] = {"noindex": tag.noindex, "og_image_id": tag.og_image_id}
     for locale, text in tag.translations.items():
         snapshot[f"{locale}.name"] = text.name
-        snapshot[f"{locale}.slug"] = text.slug
+        for name in TAG_TEXT_FIELDS:
+            snapshot[f"{locale}.{name}"] = getattr(text, name)
     return snapshot
 
 
 def save_tag(
-    tag_id: int | None, texts: Mapping[str, TagText], *, created: Created[Tag] = None
+    tag_id: int | None,
+    texts: Mapping[str, TagText],
+    *,
+    noindex: bool = False,
+    og_image_id: int | None = None,
+    created: Created[Tag] = None,
 ) -> Tag:
+    """Create or update a tag; ``noindex`` and ``og_image_id`` as for a category."""
     tag = load_tag(tag_id) if tag_id is not None else None
-    refuse(
-        [
-            NameMissing(field=f"{locale}-name")
-            for locale in LOCALES
-            if texts.get(locale) is None or not texts[locale].name.strip()
-        ]
-    )
+    errors: list[CatalogueError] = [
+        NameMissing(field=f"{locale}-name")
+        for locale in LOCALES
+        if texts.get(locale) is None or not texts[locale].name.strip()
+    ]
+    errors += canonical_errors(texts)
+    errors += _og_image_errors("tag", tag, og_image_id)
+    refuse(errors)
     try:
         if tag is None:
             tag = Tag()
             db.session.add(tag)
+        tag.noindex = noindex
+        tag.og_image_id = og_image_id
         tag.updated_at = utcnow()
         db.session.flush()
         for locale in LOCALES:
             text = texts[locale]
             current = tag.translations.get(locale)
             slug = _translated_slug(TagTranslation, "tag_id", "tag", tag.id, locale, text, current)
+            values = {
+                "name": text.name.strip(),
+                "slug": slug,
+                "meta_title": text.meta_title.strip(),
+                "meta_description": text.meta_description.strip(),
+                "canonical_url": text.canonical_url.strip(),
+            }
             if current is None:
-                tag.translations[locale] = TagTranslation(
-                    locale=locale, name=text.name.strip(), slug=slug
-                )
+                tag.translations[locale] = TagTranslation(locale=locale, **values)
             else:
-                current.name = text.name.strip()
-                current.slug = slug
+                for key, value in values.items():
+                    setattr(current, key, value)
             db.session.flush()
         if created is not None and tag_id is None:
             created(tag)

@@ -71,25 +71,44 @@ def _later(first: ColumnElement[Any], second: ColumnElement[Any]) -> ColumnEleme
 
 
 def _with_slugs(
-    rows: Select[Any], translation: type, owner_column: str, owner_id: ColumnElement[int]
+    rows: Select[Any],
+    translation: type,
+    owner_column: str,
+    owner_id: ColumnElement[int],
+    words: Mapping[str, str],
+    base_url: str,
 ) -> Select[Any]:
-    """Join one translation per locale: a page exists only when every language has it."""
+    """Join one translation per locale: a page exists only when every language has it, and
+    is listed only while every language is canonical to itself (no override, or one naming
+    the page's own path or URL): only canonical URLs belong in a sitemap, and a page's
+    languages are listed together, each naming the others as its hreflang alternates."""
     for locale in LOCALES:
         alias = aliased(translation)
+        own_path = literal(words[locale]) + alias.slug
+        canonical = alias.canonical_url
         rows = rows.join(
-            alias, (getattr(alias, owner_column) == owner_id) & (alias.locale == locale)
+            alias,
+            (getattr(alias, owner_column) == owner_id)
+            & (alias.locale == locale)
+            & (
+                (canonical == "")
+                | (canonical == own_path)
+                | (canonical == literal(base_url.rstrip("/")) + own_path)
+            ),
         ).add_columns(alias.slug.label(f"slug_{locale}"))
     return rows
 
 
-def _product_rows() -> Select[Any]:
+def _product_rows(base_url: str) -> Select[Any]:
     rows = db.select(Product.id.label("id"), Product.updated_at.label("lastmod")).where(
-        Product.status == ProductStatus.ACTIVE
+        Product.status == ProductStatus.ACTIVE, Product.noindex.is_(False)
     )
-    return _with_slugs(rows, ProductTranslation, "product_id", Product.id)
+    return _with_slugs(
+        rows, ProductTranslation, "product_id", Product.id, PATHS["product"], base_url
+    )
 
 
-def _category_rows() -> Select[Any]:
+def _category_rows(base_url: str) -> Select[Any]:
     """Categories holding an active product, themselves or in any subcategory (a category
     page lists its subcategories' products too); last changed when they or one of those
     products last changed."""
@@ -111,14 +130,17 @@ def _category_rows() -> Select[Any]:
             _later(Category.updated_at, func.max(lineage.c.changed)).label("lastmod"),
         )
         .join(lineage, lineage.c.id == Category.id)
+        .where(Category.noindex.is_(False))
         .group_by(Category.id, Category.updated_at)
         .subquery()
     )
     rows = db.select(listed.c.id, listed.c.lastmod)
-    return _with_slugs(rows, CategoryTranslation, "category_id", listed.c.id)
+    return _with_slugs(
+        rows, CategoryTranslation, "category_id", listed.c.id, PATHS["category"], base_url
+    )
 
 
-def _tag_rows() -> Select[Any]:
+def _tag_rows(base_url: str) -> Select[Any]:
     """Tags on at least one active product; last changed with the latest of them."""
     listed = (
         db.select(
@@ -130,11 +152,12 @@ def _tag_rows() -> Select[Any]:
             Product,
             (Product.id == product_tags.c.product_id) & (Product.status == ProductStatus.ACTIVE),
         )
+        .where(Tag.noindex.is_(False))
         .group_by(Tag.id, Tag.updated_at)
         .subquery()
     )
     rows = db.select(listed.c.id, listed.c.lastmod)
-    return _with_slugs(rows, TagTranslation, "tag_id", listed.c.id)
+    return _with_slugs(rows, TagTranslation, "tag_id", listed.c.id, PATHS["tag"], base_url)
 
 
 ROWS = {"categories": _category_rows, "tags": _tag_rows, "products": _product_rows}
@@ -151,7 +174,7 @@ def _pages_lastmod() -> Select[Any]:
 # -- the index ---------------------------------------------------------------------------
 
 
-def sitemap_index(*, page_size: int = PAGE_SIZE) -> list[ChildSitemap]:
+def sitemap_index(*, base_url: str, page_size: int = PAGE_SIZE) -> list[ChildSitemap]:
     """Every child sitemap with rows, in one query; ``pages`` always has the home page."""
     per_file = entries_per_file(page_size)
     parts = [
@@ -162,7 +185,7 @@ def sitemap_index(*, page_size: int = PAGE_SIZE) -> list[ChildSitemap]:
         )
     ]
     for kind, rows in ROWS.items():
-        listed = rows().subquery()
+        listed = rows(base_url).subquery()
         numbered = db.select(
             ((func.row_number().over(order_by=listed.c.id) - 1) // per_file).label("file"),
             listed.c.lastmod,
@@ -197,7 +220,7 @@ def sitemap_entries(
         lastmod = db.session.execute(_pages_lastmod()).scalar_one()
         return [Entry(home_alternates(base_url), _utc(lastmod))]
     per_file = entries_per_file(page_size)
-    listed = ROWS[kind]().subquery()
+    listed = ROWS[kind](base_url).subquery()
     rows = db.session.execute(
         db.select(listed).order_by(listed.c.id).limit(per_file).offset((number - 1) * per_file)
     ).mappings()

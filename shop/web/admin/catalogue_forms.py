@@ -37,6 +37,7 @@ from shop.catalogue import admin as catalogue
 from shop.catalogue import admin_queries as staff_queries
 from shop.catalogue import taxonomy
 from shop.catalogue.models import (
+    CANONICAL_URL_LENGTH,
     Category,
     Product,
     ProductKind,
@@ -103,6 +104,63 @@ def labelled(form: Form, locale: str) -> None:
         sub.label.text = _(
             "%(field)s (%(language)s)", field=sub.label.text, language=LANGUAGES[locale]
         )
+
+
+# -- what search engines and social networks see ----------------------------------------
+
+
+def meta_title_field() -> StringField:
+    return StringField(
+        _l("Meta title"),
+        [Optional(), too_long(160)],
+        description=_l("About 60 characters show in search results. Empty: the title."),
+        render_kw={"maxlength": 160},
+    )
+
+
+def meta_description_field() -> TextAreaField:
+    return TextAreaField(
+        _l("Meta description"),
+        [Optional(), too_long(320)],
+        description=_l(
+            "About 160 characters show in search results. Empty: the start of the description."
+        ),
+        render_kw={"rows": 3, "maxlength": 320},
+    )
+
+
+def canonical_field() -> StringField:
+    return StringField(
+        _l("Canonical address"),
+        [Optional(), too_long(CANONICAL_URL_LENGTH)],
+        description=_l(
+            "Leave empty: this page is its own canonical address. Otherwise the address of the "
+            "page search engines should show instead, in full (https://…) or on this shop "
+            "(/fr/…); this page then leaves the sitemaps."
+        ),
+        render_kw={"inputmode": "url", "autocomplete": "off"},
+    )
+
+
+def noindex_field() -> BooleanField:
+    return BooleanField(
+        _l("Hide from search engines (noindex)"),
+        description=_l(
+            "Shoppers still see the page in both languages; search engines are asked not to "
+            "list it, and it leaves the sitemaps."
+        ),
+    )
+
+
+def og_image_field() -> SelectField:
+    """An image id, picked among pictures (admin/catalogue/_fields.html ``og_image_picker``);
+    the service checks it is one of those offered."""
+    return SelectField(
+        _l("Image shown when the page is shared"),
+        choices=[],
+        coerce=identifier,
+        validate_choice=False,
+    )
 
 
 # -- money -------------------------------------------------------------------------------
@@ -173,10 +231,9 @@ class ProductTextForm(Form):
         description=_l("Paragraphs, lists, links and headings; anything else is removed."),
         render_kw={"rows": 8},
     )
-    meta_title = StringField(_l("Meta title"), [Optional(), too_long(160)])
-    meta_description = TextAreaField(
-        _l("Meta description"), [Optional(), too_long(320)], render_kw={"rows": 3}
-    )
+    meta_title = meta_title_field()
+    meta_description = meta_description_field()
+    canonical_url = canonical_field()
 
     def values(self) -> dict[str, str]:
         return {name: (self[name].data or "") for name in self._fields}
@@ -192,6 +249,7 @@ class ProductTextForm(Form):
             slug=values["slug"] or None,
             meta_title=values["meta_title"],
             meta_description=values["meta_description"],
+            canonical_url=values["canonical_url"],
         )
 
 
@@ -210,6 +268,8 @@ class ProductForm(FlaskForm):
     category_id = SelectField(_l("Category"), coerce=identifier, validate_choice=False)
     tags = MultiCheckboxField(_l("Tags"), coerce=identifier, validate_choice=False)
     featured = BooleanField(_l("Featured on the home page"))
+    noindex = noindex_field()
+    og_image_id = og_image_field()
 
     def __init__(self, *args: Any, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -233,11 +293,15 @@ class ProductForm(FlaskForm):
             category_id=self.category_id.data,
             tag_ids=tuple(t if t is not None else 0 for t in (self.tags.data or ())),
             featured=bool(self.featured.data),
+            noindex=bool(self.noindex.data),
+            og_image_id=self.og_image_id.data,
         )
 
 
 def product_form_data(product: Product) -> dict[str, Any]:
     data: dict[str, Any] = {
+        "noindex": product.noindex,
+        "og_image_id": product.og_image_id,
         "status": product.status,
         "kind": product.kind,
         "tax_class": product.tax_class,
@@ -427,10 +491,12 @@ class CategoryTextForm(Form):
         ),
     )
     description = TextAreaField(_l("Category description"), render_kw={"rows": 4})
-    meta_title = StringField(_l("Meta title"), [Optional(), too_long(160)])
-    meta_description = TextAreaField(
-        _l("Meta description"), [Optional(), too_long(320)], render_kw={"rows": 3}
-    )
+    meta_title = meta_title_field()
+    meta_description = meta_description_field()
+    canonical_url = canonical_field()
+
+    def values(self) -> dict[str, str]:
+        return {name: (self[name].data or "") for name in self._fields}
 
     def category_text(self) -> taxonomy.CategoryText:
         return taxonomy.CategoryText(
@@ -439,6 +505,7 @@ class CategoryTextForm(Form):
             description=self.description.data or "",
             meta_title=(self.meta_title.data or "").strip(),
             meta_description=(self.meta_description.data or "").strip(),
+            canonical_url=(self.canonical_url.data or "").strip(),
         )
 
 
@@ -452,6 +519,8 @@ class CategoryForm(FlaskForm):
         default=0,
     )
     featured = BooleanField(_l("Featured on the home page"))
+    noindex = noindex_field()
+    og_image_id = og_image_field()
 
     def __init__(self, *args: Any, locale: str, exclude: set[int] = frozenset(), **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -472,6 +541,8 @@ class CategoryForm(FlaskForm):
             parent_id=self.parent_id.data,
             position=self.position.data or 0,
             featured=bool(self.featured.data),
+            noindex=bool(self.noindex.data),
+            og_image_id=self.og_image_id.data,
         )
 
 
@@ -480,6 +551,8 @@ def category_form_data(category: Category) -> dict[str, Any]:
         "parent_id": category.parent_id,
         "position": category.position,
         "featured": category.featured,
+        "noindex": category.noindex,
+        "og_image_id": category.og_image_id,
     }
     for code, text in category.translations.items():
         data[code] = {
@@ -488,6 +561,7 @@ def category_form_data(category: Category) -> dict[str, Any]:
             "description": text.description,
             "meta_title": text.meta_title,
             "meta_description": text.meta_description,
+            "canonical_url": text.canonical_url,
         }
     return data
 
@@ -499,11 +573,19 @@ class TagTextForm(Form):
         [Optional(), too_long(100)],
         description=_l("Leave empty to make it from the name."),
     )
+    meta_title = meta_title_field()
+    meta_description = meta_description_field()
+    canonical_url = canonical_field()
+
+    def values(self) -> dict[str, str]:
+        return {name: (self[name].data or "") for name in self._fields}
 
 
 class TagForm(FlaskForm):
     fr = FormField(TagTextForm, label=LANGUAGES["fr"])
     en = FormField(TagTextForm, label=LANGUAGES["en"])
+    noindex = noindex_field()
+    og_image_id = og_image_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -513,12 +595,20 @@ class TagForm(FlaskForm):
     def tag_texts(self) -> dict[str, taxonomy.TagText]:
         return {
             code: taxonomy.TagText(
-                name=(self[code].form.name.data or "").strip(),
-                slug=(self[code].form.slug.data or "").strip(),
+                **{name: (value or "").strip() for name, value in self[code].form.values().items()}
             )
             for code in LOCALES
         }
 
 
 def tag_form_data(tag: Tag) -> dict[str, Any]:
-    return {code: {"name": text.name, "slug": text.slug} for code, text in tag.translations.items()}
+    data: dict[str, Any] = {"noindex": tag.noindex, "og_image_id": tag.og_image_id}
+    for code, text in tag.translations.items():
+        data[code] = {
+            "name": text.name,
+            "slug": text.slug,
+            "meta_title": text.meta_title,
+            "meta_description": text.meta_description,
+            "canonical_url": text.canonical_url,
+        }
+    return data

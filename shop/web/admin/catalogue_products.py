@@ -290,7 +290,12 @@ def products_preview() -> Response:
     alts = staff_queries.image_alts(product.images if product else [])
     return render(
         "admin/catalogue/_seo_preview.html",
-        preview=seo_preview(locale, values, current.slug if current else None),
+        preview=seo_preview(
+            locale,
+            values,
+            current.slug if current else None,
+            noindex=bool(request.form.get("noindex")),
+        ),
         check=staff_queries.completeness({locale: values}, alts)[locale],
         oob=True,
     )

@@ -17,6 +17,7 @@ from wtforms import FormField
 from shop.audit.services import Entry
 from shop.catalogue import admin as catalogue
 from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue import seo
 from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import PATHS, CatalogueError
 from shop.catalogue.text import slugify
@@ -99,29 +100,48 @@ def submitted_status(form: FlaskForm, default: int = 422) -> int:
 # -- search result preview and completeness ----------------------------------------------
 
 
-def seo_preview(locale: str, values: dict[str, str], current_slug: str | None) -> dict[str, Any]:
-    """The result a search engine would show, built as the storefront builds the page."""
-    title_text = (values.get("meta_title") or "").strip() or (values.get("title") or "").strip()
+NAME_FIELD = {"product": "title", "category": "name", "tag": "name"}
+
+
+def seo_preview(
+    locale: str,
+    values: dict[str, str],
+    current_slug: str | None,
+    *,
+    kind: str = "product",
+    noindex: bool = False,
+) -> dict[str, Any]:
+    """The result a search engine would show, built as the storefront builds the page: the
+    same title and description (storefront ``meta.describe``), the canonical address when
+    the merchant points it elsewhere, and whether the page is kept out of search engines."""
+    name = (values.get(NAME_FIELD[kind]) or "").strip()
+    base_url = current_app.config["PUBLIC_BASE_URL"]
     with force_locale(locale):
-        title = meta.page_title(title_text) if title_text else ""
-        description = (values.get("meta_description") or "").strip() or meta.shorten(
-            values.get("description") or ""
+        title_text, description = meta.describe(
+            kind,
+            name,
+            values.get("description") or "",
+            values.get("meta_title") or "",
+            values.get("meta_description") or "",
         )
-        if not description and title_text:
-            description = _(
-                "%(title)s, at %(shop)s.",
-                title=(values.get("title") or "").strip() or title_text,
-                shop=current_app.config["SHOP_NAME"],
-            )
+        typed = name or (values.get("meta_title") or "").strip()
+        title = meta.page_title(title_text) if typed else ""
     wanted = (values.get("slug") or "").strip()
     slug = slugify(wanted) if wanted else current_slug
-    if not slug and (values.get("title") or "").strip():
-        slug = slugify(values["title"])
-    url = current_app.config["PUBLIC_BASE_URL"] + PATHS["product"][locale] + (slug or "…")
+    if not slug and name:
+        slug = slugify(name)
+    url = base_url + PATHS[kind][locale] + (slug or "…")
+    override = (values.get("canonical_url") or "").strip()
+    try:
+        canonical = seo.canonical_url(seo.clean_canonical(override), url, base_url)
+    except seo.BadCanonical:
+        canonical = url
     return {
         "locale": locale,
         "title": title,
         "url": url,
+        "canonical": canonical if canonical != url else None,
+        "noindex": noindex,
         "description": description,
         "title_length": len(title),
         "description_length": len(description),
@@ -164,7 +184,11 @@ def product_page(
         "completeness": staff_queries.completeness(
             values, staff_queries.image_alts(product_images)
         ),
-        "previews": {code: seo_preview(code, values[code], slugs[code]) for code in LOCALES},
+        "previews": {
+            code: seo_preview(code, values[code], slugs[code], noindex=bool(form.noindex.data))
+            for code in LOCALES
+        },
+        "og_images": product_images,
         "problems": problems or [],
         "notice": notice,
         "in_fragment": bool(fragment) and wants_fragment(),

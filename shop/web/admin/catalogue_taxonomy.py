@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -11,13 +11,18 @@ from shop.catalogue import admin_queries as staff_queries
 from shop.catalogue import taxonomy
 from shop.catalogue.models import Category, Tag
 from shop.catalogue.services import CatalogueError
+from shop.config import LOCALES
+from shop.extensions import db
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.catalogue_forms import (
     ActionForm,
     CategoryForm,
+    CategoryTextForm,
     TagForm,
+    TagTextForm,
     category_form_data,
+    identifier,
     tag_form_data,
 )
 from shop.web.admin.catalogue_support import (
@@ -25,6 +30,7 @@ from shop.web.admin.catalogue_support import (
     created,
     or_404,
     refusals,
+    seo_preview,
     staff_lang,
     submitted_status,
 )
@@ -51,7 +57,66 @@ def _categories_page(problems: list[str] | None = None, status: int = 200) -> Re
 
 
 def _category_page(category: Category | None, form: CategoryForm, status: int = 200) -> Response:
-    return render("admin/catalogue/category.html", category=category, form=form, status=status)
+    return render(
+        "admin/catalogue/category.html",
+        category=category,
+        form=form,
+        previews=_previews("category", category, form),
+        og_images=staff_queries.og_image_candidates(
+            "category",
+            category.id if category else None,
+            category.og_image_id if category else None,
+        ),
+        status=status,
+    )
+
+
+def _previews(
+    kind: str, item: Category | Tag | None, form: CategoryForm | TagForm
+) -> dict[str, dict]:
+    """The search-result preview of each language, from the form as shown."""
+    return {
+        code: seo_preview(
+            code,
+            form[code].form.values(),
+            item.translations[code].slug if item and code in item.translations else None,
+            kind=kind,
+            noindex=bool(form.noindex.data),
+        )
+        for code in LOCALES
+    }
+
+
+def _preview(kind: str, model: type, text_form: type) -> Response:
+    """One language's preview, from the form as typed (HTMX, on input)."""
+    locale = request.form.get("locale", "")
+    if locale not in LOCALES:
+        abort(400)
+    values = text_form(request.form, prefix=f"{locale}-").values()
+    item_id = identifier(request.form.get("item_id"))
+    item = db.session.get(model, item_id) if item_id else None
+    current = item.translations.get(locale) if item else None
+    return render(
+        "admin/catalogue/_seo_preview.html",
+        preview=seo_preview(
+            locale,
+            values,
+            current.slug if current else None,
+            kind=kind,
+            noindex=bool(request.form.get("noindex")),
+        ),
+        check=None,
+    )
+
+
+@admin_route("/categories/seo-preview", Permission.CATALOGUE_READ, methods=("POST",))
+def categories_preview() -> Response:
+    return _preview("category", Category, CategoryTextForm)
+
+
+@admin_route("/tags/seo-preview", Permission.CATALOGUE_READ, methods=("POST",))
+def tags_preview() -> Response:
+    return _preview("tag", Tag, TagTextForm)
 
 
 @admin_route("/categories/new", Permission.CATALOGUE_WRITE, methods=("GET", "POST"))
@@ -164,7 +229,10 @@ def tags_new() -> Response:
         try:
             with audited("tag.create", "tag") as entry:
                 taxonomy.save_tag(
-                    None, form.tag_texts(), created=created(entry, taxonomy.tag_snapshot)
+                    None,
+                    form.tag_texts(),
+                    noindex=bool(form.noindex.data),
+                    created=created(entry, taxonomy.tag_snapshot),
                 )
         except CatalogueError as error:
             apply_errors(form, error)
@@ -181,7 +249,14 @@ def tags_edit(tag_id: int) -> Response:
 
 
 def _tag_page(tag: Tag, form: TagForm, status: int = 200) -> Response:
-    return render("admin/catalogue/tag.html", tag=tag, form=form, status=status)
+    return render(
+        "admin/catalogue/tag.html",
+        tag=tag,
+        form=form,
+        previews=_previews("tag", tag, form),
+        og_images=staff_queries.og_image_candidates("tag", tag.id, tag.og_image_id),
+        status=status,
+    )
 
 
 @admin_route(
@@ -201,7 +276,12 @@ def tags_update(tag_id: int) -> Response:
                 before=before,
                 after=lambda: taxonomy.tag_snapshot(tag),
             ):
-                taxonomy.save_tag(tag.id, form.tag_texts())
+                taxonomy.save_tag(
+                    tag.id,
+                    form.tag_texts(),
+                    noindex=bool(form.noindex.data),
+                    og_image_id=form.og_image_id.data,
+                )
         except CatalogueError as error:
             apply_errors(form, error)
             tag = or_404(taxonomy.load_tag, tag_id)

@@ -27,7 +27,9 @@ def _public(body: str | Iterable[str], content_type: str) -> Response:
 
 @bp.get("/sitemap.xml")
 def sitemap_index() -> Response:
-    children = sitemaps.sitemap_index(page_size=_page_size())
+    children = sitemaps.sitemap_index(
+        base_url=current_app.config["PUBLIC_BASE_URL"], page_size=_page_size()
+    )
     locs = [
         (absolute(url_for("seo.sitemap", kind=child.kind, number=child.number)), child.lastmod)
         for child in children

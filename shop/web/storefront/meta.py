@@ -69,7 +69,17 @@ def organization_and_website(lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def product_jsonld(view: ProductView, lang: str, url: str) -> dict[str, Any]:
+def product_jsonld(
+    view: ProductView,
+    lang: str,
+    url: str,
+    *,
+    own_url: str | None = None,
+    shared: ProductImage | None = None,
+) -> dict[str, Any]:
+    """``url`` is the canonical address (as ``<link rel=canonical>`` and ``og:url``); offers
+    point at the page itself (``own_url``), where they are sold; the shared image first."""
+    page = own_url or url
     text = view.translations[lang]
     currency = current_app.config["SHOP_CURRENCY"]
     offers = []
@@ -83,7 +93,7 @@ def product_jsonld(view: ProductView, lang: str, url: str) -> dict[str, Any]:
                 "price": f"{variant.price / 100:.2f}",
                 "priceCurrency": currency,
                 "availability": f"{SCHEMA}/{'InStock' if in_stock else 'OutOfStock'}",
-                "url": f"{url}?variant={variant.id}" if len(view.variants) > 1 else url,
+                "url": f"{page}?variant={variant.id}" if len(view.variants) > 1 else page,
                 "itemCondition": f"{SCHEMA}/NewCondition",
             }
         )
@@ -98,10 +108,40 @@ def product_jsonld(view: ProductView, lang: str, url: str) -> dict[str, Any]:
     }
     if view.variants and view.variants[0].barcode:
         data["gtin13"] = view.variants[0].barcode
-    images = [image_url(i) for i in view.images]
+    ordered = sorted(view.images, key=lambda image: image is not shared)
+    images = [image_url(i) for i in ordered]
     if images:
         data["image"] = images
     return data
+
+
+def describe(
+    kind: str, name: str, description: str = "", meta_title: str = "", meta_description: str = ""
+) -> tuple[str, str]:
+    """(title before the shop's name, meta description) of a product, category or tag page
+    in the current language: the merchant's meta texts, else what the page says itself.
+    The admin's search-result preview uses it too, so both always agree."""
+    shop = current_app.config["SHOP_NAME"]
+    name = name.strip()
+    if kind == "tag":
+        title = _("%(name)s: our selection", name=name)
+        fallback = _("Every product tagged “%(name)s” at %(shop)s.", name=name, shop=shop)
+    elif kind == "category":
+        title = name
+        fallback = _("%(name)s: our selection at %(shop)s.", name=name, shop=shop)
+    else:
+        title = name
+        fallback = _("%(title)s, at %(shop)s.", title=name, shop=shop)
+    title = meta_title.strip() or title
+    text = meta_description.strip() or shorten(description) or (fallback if name else "")
+    return title, text
+
+
+def og_image(image: ProductImage | None, lang: str) -> dict[str, Any] | None:
+    """What ``og:image`` and ``twitter:image`` say about a picture (absolute URL, alt)."""
+    if image is None:
+        return None
+    return {"url": image_url(image), "alt": image.alt(lang)}
 
 
 def page_title(*parts: str) -> str:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from shop import sql
-from shop.catalogue import cache, queries
+from shop.catalogue import cache, queries, seo
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.catalogue.services import redirect_for
 from shop.config import LOCALES
@@ -130,10 +130,17 @@ def _listing_urls(endpoint: str, filters: ListingFilters, **values: Any) -> dict
 
 
 def _listing_meta(
-    title: str, description: str, filters: ListingFilters, canonical_base: str
+    title: str,
+    description: str,
+    filters: ListingFilters,
+    canonical_base: str,
+    *,
+    canonical: str | None = None,
+    noindex: bool = False,
 ) -> dict[str, Any]:
     """Paginated pages are canonical to themselves; filtered or sorted ones are noindex and
-    canonical to the unfiltered listing."""
+    canonical to the unfiltered listing. ``canonical``: the merchant's override of the
+    listing's first page (filtered views follow it); ``noindex``: every page of it."""
     page = filters.page
     if page > 1:
         title = f"{title} – {meta.page_label(page)}"
@@ -141,10 +148,18 @@ def _listing_meta(
     data: dict[str, Any] = {"title": meta.page_title(title), "description": description}
     if filters.narrowed:
         data["noindex"] = True
-        data["canonical"] = canonical_base
+        data["canonical"] = canonical or canonical_base
     elif page > 1:
         data["canonical"] = f"{canonical_base}?page={page}"
+    elif canonical and canonical != canonical_base:
+        data["canonical"] = canonical
+    if noindex:
+        data["noindex"] = True
     return data
+
+
+def _canonical(override: str, own_url: str) -> str:
+    return seo.canonical_url(override, own_url, current_app.config["PUBLIC_BASE_URL"])
 
 
 # -- home --------------------------------------------------------------------------------
@@ -202,16 +217,18 @@ def category(slug: str) -> Response:
             for code, t in view.translations.items()
         }
         canonical = absolute(url_for("storefront.category", slug=text.slug, lang=lang))
-        description = (
-            text.meta_description
-            or meta.shorten(text.description)
-            or _(
-                "%(name)s: our selection at %(shop)s.",
-                name=text.name,
-                shop=current_app.config["SHOP_NAME"],
-            )
+        title, description = meta.describe(
+            "category", text.name, text.description, text.meta_title, text.meta_description
         )
-        page_meta = _listing_meta(text.meta_title or text.name, description, filters, canonical)
+        page_meta = _listing_meta(
+            title,
+            description,
+            filters,
+            canonical,
+            canonical=_canonical(text.canonical_url, canonical),
+            noindex=view.category.noindex,
+        )
+        page_meta["og_image"] = meta.og_image(view.og_image, lang)
         crumbs = [(_("Home"), absolute(url_for("storefront.home", lang=lang)))]
         crumbs += [
             (name, absolute(url_for("storefront.category", slug=s, lang=lang)))
@@ -244,9 +261,10 @@ def tag(slug: str) -> Response:
     filters, bad = listing_filters(request.args)
 
     def build() -> dict[str, Any]:
-        translations = queries.tag(lang, slug)
-        if translations is None:
+        view = queries.tag(lang, slug)
+        if view is None:
             raise NotFound()
+        translations = view.translations
         text = translations[lang]
         try:
             listing = queries.tag_listing(lang, text.tag_id, filters)
@@ -260,12 +278,18 @@ def tag(slug: str) -> Response:
         }
         canonical = absolute(url_for("storefront.tag", slug=text.slug, lang=lang))
         heading = _("%(name)s: our selection", name=text.name)
-        description = _(
-            "Every product tagged “%(name)s” at %(shop)s.",
-            name=text.name,
-            shop=current_app.config["SHOP_NAME"],
+        title, description = meta.describe(
+            "tag", text.name, "", text.meta_title, text.meta_description
         )
-        page_meta = _listing_meta(heading, description, filters, canonical)
+        page_meta = _listing_meta(
+            title,
+            description,
+            filters,
+            canonical,
+            canonical=_canonical(text.canonical_url, canonical),
+            noindex=view.tag.noindex,
+        )
+        page_meta["og_image"] = meta.og_image(view.og_image, lang)
         crumbs = [
             (_("Home"), absolute(url_for("storefront.home", lang=lang))),
             (text.name, canonical),
@@ -367,7 +391,12 @@ def product(slug: str) -> Response:
             variant = next(
                 (v for v in view.variants if view.available[v.id] != 0), view.variants[0]
             )
-        canonical = absolute(url_for("storefront.product", slug=text.slug, lang=lang))
+        own_url = absolute(url_for("storefront.product", slug=text.slug, lang=lang))
+        canonical = _canonical(text.canonical_url, own_url)
+        shared = next(
+            (i for i in view.images if i.id == view.product.og_image_id),
+            view.images[0] if view.images else None,
+        )
         alternates = {
             code: url_for(
                 "storefront.product",
@@ -382,16 +411,21 @@ def product(slug: str) -> Response:
             (name, absolute(url_for("storefront.category", slug=s, lang=lang)))
             for name, s in view.crumbs
         ]
-        crumbs.append((text.title, canonical))
+        crumbs.append((text.title, own_url))
+        title, description = meta.describe(
+            "product", text.title, text.description, text.meta_title, text.meta_description
+        )
         page_meta = {
-            "title": meta.page_title(text.meta_title or text.title),
-            "description": text.meta_description
-            or meta.shorten(text.description)
-            or _("%(title)s, at %(shop)s.", title=text.title, shop=current_app.config["SHOP_NAME"]),
+            "title": meta.page_title(title),
+            "description": description,
             "canonical": canonical,
+            "noindex": view.product.noindex,
             "og_type": "product",
-            "og_image": meta.image_url(view.images[0]) if view.images else None,
-            "jsonld": [meta.product_jsonld(view, lang, canonical), meta.breadcrumbs(crumbs)],
+            "og_image": meta.og_image(shared, lang),
+            "jsonld": [
+                meta.product_jsonld(view, lang, canonical, own_url=own_url, shared=shared),
+                meta.breadcrumbs(crumbs),
+            ],
         }
         context = {
             "view": view,
