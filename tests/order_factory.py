@@ -23,6 +23,7 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.orders import services as orders
 from shop.orders.models import Order
+from shop.platform.services import update_settings
 from tests import catalogue_factory
 
 ADDRESS = {
@@ -38,6 +39,12 @@ ADDRESS = {
     "phone": "+33 6 12 34 56 78",
 }
 FREE_SHIPPING = "pickup-paris"
+BANK = {"bank_holder": "Comptoir SAS", "bank_iban": "FR7630006000011234567890189"}
+
+
+def offer_bank_transfer() -> None:
+    """Bank transfer is offered only once the shop's bank details are saved."""
+    update_settings(BANK)
 
 
 def shop_with_stock() -> dict[int, int]:

@@ -34,6 +34,7 @@ from shop.orders.models import Order
 from tests import catalogue_factory, order_factory
 from tests.admin_support import login_staff
 from tests.conftest import PASSWORD, LiveServer, _empty_tables
+from tests.order_factory import offer_bank_transfer
 from tests.outbox_support import deliver_outbox
 from tests.test_images import picture
 from tests.test_payments import place_pending_order
@@ -141,6 +142,7 @@ def site(_session_app: Flask, live_server: LiveServer) -> Iterator[Site]:
         ids = catalogue_factory.build(6)
         load_defaults()
         db.session.commit()
+        offer_bank_transfer()
         for index, (alt_fr, alt_en) in {
             0: ("Chaise vue de face", "Chair seen from the front"),
             1: ("", ""),

@@ -62,7 +62,7 @@ _UNSUB_LINK = re.compile(
 def shop(app) -> dict[str, int]:
     """The factory's catalogue (SKU-2: 12 €, SKU-3: 13 €, SKU-4: 14 €) with checkout defaults."""
     from shop.checkout.defaults import load_defaults
-    from tests.test_checkout import offer_bank_transfer
+    from tests.order_factory import offer_bank_transfer
 
     with app.app_context():
         catalogue_factory.build(6)

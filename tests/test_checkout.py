@@ -12,9 +12,9 @@ from shop.extensions import db
 from shop.inventory.models import InventoryItem, InventoryReservation
 from shop.orders.models import Order, OrderStatus
 from shop.outbox.models import OutboxEvent
-from shop.platform.services import update_settings
 from tests import catalogue_factory
 from tests.conftest import csrf_token
+from tests.order_factory import offer_bank_transfer
 
 ADDRESS = {
     "first_name": "Camille",
@@ -24,14 +24,6 @@ ADDRESS = {
     "city": "Paris",
     "country": "FR",
 }
-
-
-BANK = {"bank_holder": "Comptoir SAS", "bank_iban": "FR7630006000011234567890189"}
-
-
-def offer_bank_transfer() -> None:
-    """Bank transfer is offered only once the shop's bank details are saved."""
-    update_settings(BANK)
 
 
 @pytest.fixture

@@ -33,6 +33,35 @@ def test_strict_csp_and_security_headers_on_every_page(app, client):
         assert "Strict-Transport-Security" not in headers  # only in production
 
 
+@pytest.mark.parametrize(
+    ("js_url", "connect", "frames"),
+    [
+        (
+            "https://js.stripe.com/v3/",
+            "'self' https://js.stripe.com https://api.stripe.com",
+            "https://js.stripe.com https://hooks.stripe.com",
+        ),
+        ("http://127.0.0.1:9/js.stripe.com/v3/", "'self' http://127.0.0.1:9", "http://127.0.0.1:9"),
+    ],
+)
+def test_card_pages_allow_what_stripe_js_needs_and_nothing_more(app, js_url, connect, frames):
+    from shop.web.security import content_security_policy
+
+    app.config["STRIPE_JS_URL"], saved = js_url, app.config["STRIPE_JS_URL"]
+    try:
+        directives = dict(
+            d.strip().split(" ", 1) for d in content_security_policy(app, stripe=True).split(";")
+        )
+        without = dict(
+            d.strip().split(" ", 1) for d in content_security_policy(app, stripe=False).split(";")
+        )
+    finally:
+        app.config["STRIPE_JS_URL"] = saved
+    assert directives["connect-src"] == connect
+    assert directives["frame-src"] == frames
+    assert without["connect-src"] == "'self'" and without["frame-src"] == "'none'"
+
+
 def test_pages_have_no_inline_script_or_style(client):
     for path in ("/fr/", "/en/account/login", "/fr/compte/inscription", "/en/nowhere"):
         html = client.get(path).get_data(as_text=True)

@@ -63,6 +63,9 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+
+
 def embeds_stripe_js() -> None:
     """For a view whose page loads Stripe.js: its response's policy allows Stripe's origin
     (needed when the Stripe keys are saved in the back office rather than the environment)."""
@@ -79,6 +82,11 @@ def content_security_policy(app: Flask, *, stripe: bool | None = None) -> str:
         script_src.append(stripe_origin)
         frame_src = [stripe_origin]
         connect_src.append(stripe_origin)
+        if stripe_origin == STRIPE_JS_ORIGIN:
+            # Stripe.js calls Stripe's API from the page and shows 3-D Secure in a frame of
+            # hooks.stripe.com (Stripe's security guide, "Content Security Policy").
+            connect_src.append("https://api.stripe.com")
+            frame_src.append("https://hooks.stripe.com")
     directives = {
         "default-src": ["'self'"],
         "script-src": script_src,

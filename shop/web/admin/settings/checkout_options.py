@@ -18,8 +18,7 @@ from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.settings.forms import BASIS_HELP, BankForm, RecoveryForm
-from shop.web.admin.settings.store import NOTHING_CHANGED, SAVED
-from shop.web.admin.settings.store import _saved as saved_response
+from shop.web.admin.settings.store import NOTHING_CHANGED, SAVED, saved_response
 from shop.web.htmx import render
 from shop.web.security import form_view
 

@@ -57,7 +57,7 @@ NOTHING_CHANGED = _l("Nothing changed.")
 SAVED = _l("Settings saved.")
 
 
-def _saved(page: str, fragment: str, message: Any, **context: Any) -> Response:
+def saved_response(page: str, fragment: str, message: Any, **context: Any) -> Response:
     """After a save: HTMX gets the fragment again with a notice, a plain form a redirect."""
     if wants_fragment():
         return render(page, fragment, notice=str(message), **context)
@@ -118,7 +118,7 @@ def settings_identity() -> Response:
         values = form.values()
         changed = {key: value for key, value in values.items() if value != current[key]}
         if not changed:
-            return _saved(
+            return saved_response(
                 "admin/settings/identity.html",
                 "admin/settings/_identity_form.html",
                 NOTHING_CHANGED,
@@ -135,7 +135,7 @@ def settings_identity() -> Response:
                 {key: value for key, value in changed.items() if value},
                 remove=[key for key, value in changed.items() if not value],
             )
-        return _saved(
+        return saved_response(
             "admin/settings/identity.html",
             "admin/settings/_identity_form.html",
             SAVED,
@@ -202,7 +202,7 @@ def settings_payment() -> Response:
                 after={key: None for key in present},
             ):
                 platform.update_settings({}, remove=present)
-        return _saved(
+        return saved_response(
             "admin/settings/payment.html",
             "admin/settings/_payment_form.html",
             SAVED if present else NOTHING_CHANGED,
@@ -242,7 +242,7 @@ def settings_payment() -> Response:
             {key: value for key, value in changed.items() if key not in STRIPE_SECRETS},
             secrets={key: value for key, value in changed.items() if key in STRIPE_SECRETS},
         )
-    return _saved(
+    return saved_response(
         "admin/settings/payment.html",
         "admin/settings/_payment_form.html",
         SAVED,
@@ -371,7 +371,7 @@ def settings_email() -> Response:
     ):
         platform.update_settings(plain, secrets=secrets, remove=remove)
     fresh = platform.stored(EMAIL_KEYS)
-    return _saved(
+    return saved_response(
         "admin/settings/email.html",
         "admin/settings/_email_form.html",
         SAVED,
