@@ -58,18 +58,23 @@ def read(name: str, app: Flask | None = None) -> int:
 
 
 def bump(name: str, app: Flask | None = None) -> int:
-    """Give ``name`` a new stamp, later than any earlier one, and return it."""
+    """Give ``name`` a new stamp, later than any earlier one, and return it (0 when the file
+    cannot be written: logged, and the caches catch up within their time to live)."""
     target = path(name, app)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "ab") as file:  # created on first use, never replaced
-        if fcntl is not None:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX)  # released when the file closes
-        previous = os.fstat(file.fileno()).st_mtime_ns // _NS_PER_MS
-        stamp = max(time.time_ns() // _NS_PER_MS, previous + 1)
-        os.utime(file.fileno(), ns=(stamp * _NS_PER_MS, stamp * _NS_PER_MS))
-        if os.fstat(file.fileno()).st_mtime_ns // _NS_PER_MS != stamp:
-            log.warning(
-                "file timestamps too coarse for cache versions: changes may be seen late",
-                extra={"path": str(target)},
-            )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab") as file:  # created on first use, never replaced
+            if fcntl is not None:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            previous = os.fstat(file.fileno()).st_mtime_ns // _NS_PER_MS
+            stamp = max(time.time_ns() // _NS_PER_MS, previous + 1)
+            os.utime(file.fileno(), ns=(stamp * _NS_PER_MS, stamp * _NS_PER_MS))
+            if os.fstat(file.fileno()).st_mtime_ns // _NS_PER_MS != stamp:
+                log.warning(
+                    "file timestamps too coarse for cache versions: changes may be seen late",
+                    extra={"path": str(target)},
+                )
+    except OSError as error:
+        log.error("cache version not bumped", extra={"path": str(target), "error": str(error)})
+        return 0
     return stamp
