@@ -684,6 +684,7 @@ def _embedded(ctx: dict) -> list[str]:
     part, args = ctx["embedded"], ctx["args"]
     cmd = f"wrk -t{args.threads} -c{args.connections}"
     gunicorn: WrkResult = part["gunicorn_ceiling"]
+    cpu = part["cpu_ms"]
     lines = [
         "### Embedded default (`make run`): SQLite, no Redis, `flask shop serve`",
         "",
@@ -703,8 +704,8 @@ def _embedded(ctx: dict) -> list[str]:
         "",
         "| page | URL | size (KB) | req/s | p50 (ms) | p99 (ms) "
         "| Werkzeug ceiling req/s | ceiling p99 (ms) | % of ceiling | target | meets targets "
-        "| % of gunicorn ceiling |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
+        "| % of gunicorn ceiling | CPU ms per request: page / ceiling | ceiling ÷ page CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
     ]
     met = shares = 0
     for name in EMBEDDED_PAGES:
@@ -721,17 +722,19 @@ def _embedded(ctx: dict) -> list[str]:
             f"| {result.requests_per_s:,.0f} "
             f"| {result.p50_ms:.2f} | {result.p99_ms:.2f} | {ceiling.requests_per_s:,.0f} "
             f"| {ceiling.p99_ms:.2f} | **{ratio:.0%}** | {target} | {meets} "
-            f"| {result.requests_per_s / gunicorn.requests_per_s:.0%} |"
+            f"| {result.requests_per_s / gunicorn.requests_per_s:.0%} "
+            f"| {cpu[name]:.2f} / {cpu['ceiling-' + name]:.2f} "
+            f"| {cpu['ceiling-' + name] / cpu[name]:.0%} |"
         )
-    cpu = part["cpu_ms"]
     return [
         *lines,
         "",
         f"All targets met by {met} of {len(EMBEDDED_PAGES)} pages; the share of the ceiling "
-        f"by {shares} of {len(EMBEDDED_PAGES)}. CPU per request of the server process "
-        "(all its threads), from /proc over warm-up and measured runs: "
-        + ", ".join(f"{name} {cpu[name]:.2f} ms" for name in ("ceiling", *EMBEDDED_PAGES))
-        + " (ceiling: over all its runs).",
+        f"by {shares} of {len(EMBEDDED_PAGES)}. CPU per request: the server process's (all "
+        "its threads) from /proc over the warm-up and measured runs, divided by their "
+        "requests; on a busy machine it moves less than req/s, and the ceiling's CPU over the "
+        "page's is the share of the ceiling the page would reach were the server alone "
+        "and CPU-bound.",
         "",
     ]
 
@@ -1005,13 +1008,12 @@ def run_embedded(ctx: dict, args: argparse.Namespace, tmp: Path) -> None:
         log_result("ceiling (gunicorn)", gunicorn_result)
         gunicorn.stop()
         results, ceilings = {}, {}
-        cpu = {"ceiling": 0.0}
-        requests = {"ceiling": 0}
+        cpu, requests = {}, {}
         for name, url in urls.items():
             before = cpu_seconds([ceiling.process.pid])
             ceilings[name], warm, _ = drive(f"{ceiling.base}/", args)
-            cpu["ceiling"] += cpu_seconds([ceiling.process.pid]) - before
-            requests["ceiling"] += ceilings[name].requests + _requests(warm)
+            cpu[f"ceiling-{name}"] = cpu_seconds([ceiling.process.pid]) - before
+            requests[f"ceiling-{name}"] = ceilings[name].requests + _requests(warm)
             log_result(f"ceiling (Werkzeug) before {name}", ceilings[name])
             before = cpu_seconds([shop.process.pid])
             results[name], warm, _ = drive(url, args)
