@@ -40,8 +40,12 @@ def path(name: str, app: Flask | None = None) -> Path:
     found = paths.get(name)
     if found is None:
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            database = Path(url.database).resolve()
+        database_name = url.database or ""
+        if url.query.get("uri"):
+            database_name = database_name.removeprefix("file:").split("?", 1)[0]
+        if url.get_backend_name() == "sqlite" and database_name not in ("", ":memory:"):
+            # relative to the instance folder, as Flask-SQLAlchemy opens it
+            database = (Path(app.instance_path) / database_name).resolve()
             found = database.with_name(f"{database.name}-{name}-version")
         else:
             found = Path(app.instance_path) / "versions" / name
