@@ -9,8 +9,11 @@ request. Counts, not timings.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +34,7 @@ from shop.memory_cache import MemoryCache
 from tests import catalogue_factory
 from tests.conftest import PASSWORD, Auth
 
+ROOT = Path(__file__).resolve().parent.parent
 CATEGORY = "/fr/categories/mobilier"
 PRODUCT = "/fr/produits/table-en-chene-n-3"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -221,6 +225,37 @@ def test_a_change_made_by_another_process_shows_on_the_next_visit(make_app, ids)
         assert local_versions.read(cache.LOCAL_VERSION) > 0
     with other.app_context():
         assert local_versions.path(cache.LOCAL_VERSION) == stamp
+
+
+ARCHIVE_IN_ANOTHER_PROCESS = """
+import json, sys
+from shop import create_app
+from shop.catalogue import admin
+from shop.catalogue.models import ProductStatus
+app = create_app(json.loads(sys.argv[1]))
+with app.app_context():
+    admin.set_status(int(sys.argv[2]), ProductStatus.ARCHIVED)
+"""
+
+
+def test_a_change_made_by_a_real_other_process_shows_on_the_next_visit(
+    shop, database, tmp_path, ids
+):
+    client = shop.test_client()
+    assert client.get(PRODUCT).status_code == 200
+    assert client.get(PRODUCT).status_code == 200  # from memory
+    config = json.dumps(_config(database, tmp_path / "instance-command"))
+    product_id = str(ids["products"][3])
+    done = subprocess.run(
+        [sys.executable, "-c", ARCHIVE_IN_ANOTHER_PROCESS, config, product_id],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert client.get(PRODUCT).status_code == 404
 
 
 def test_a_conditional_get_is_304_until_another_process_changes_the_catalogue(make_app, ids):
