@@ -5,7 +5,7 @@ another process changed what they hold: the admin in another gunicorn worker, a 
 shop ...`` command, a job. Each stamp is the modification time of a small empty file,
 beside the SQLite database (``shop.db-catalogue-version``: every process on that database
 finds it) or, for another database, in the instance folder. Reading a stamp is one
-``stat`` (about 1 µs; a row in the database would cost a query per request, 20–200 µs);
+``stat`` (a few µs; a row in the database would cost a query per request, 20–200 µs);
 bumping it sets the mtime under an exclusive ``flock``, to at least one millisecond past
 the previous stamp, so two changes never share a stamp. A stamp is milliseconds since the
 epoch, like the Redis versions, and 0 before the first change.
