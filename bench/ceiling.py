@@ -2,7 +2,9 @@
 
 It renders ``templates/ceiling.html`` (about 11 KB: a header, a navigation bar, 24 product
 cards with static text, a footer), so its throughput under gunicorn is the most any real
-Flask page can reach on this machine. ``bench/run.py`` serves it as ``ceiling:app``.
+Flask page can reach on this machine. ``bench/run.py`` serves it as ``ceiling:app`` with
+gunicorn, and for the embedded part with ``python bench/ceiling.py --port N``: Werkzeug's
+threaded server, the one ``flask shop serve`` (``make run``) runs.
 """
 
 from __future__ import annotations
@@ -34,3 +36,17 @@ def page() -> str:
     return render_template(
         "ceiling.html", title="Cuisine et arts de la table", cards=CARDS, lang="fr"
     )
+
+
+if __name__ == "__main__":
+    # The ceiling for `make run`'s server: the same threaded Werkzeug server `flask shop
+    # serve` runs (it logs one line per request to stderr, as the shop's server does).
+    import argparse
+
+    from werkzeug.serving import run_simple
+
+    parser = argparse.ArgumentParser(description="serve the ceiling with Werkzeug, threaded")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    run_simple(options.host, options.port, app, threaded=True, use_reloader=False)

@@ -18,6 +18,11 @@ asked for (all by default):
   over 2 processes (is the driver's GIL the limit?); ``orders-http``: ``bench/orders.py
   http``, 8 shoppers going through the real checkout pages of a second shop server whose
   checkout rate limit is lifted;
+- ``embedded``: the shop as ``make run`` serves it, on its own (no PostgreSQL or Redis):
+  a SQLite database seeded with ``--embedded-products`` (240, ``make run``'s default),
+  ``flask shop serve`` (Werkzeug's threaded server, no ``REDIS_URL``), its four pages each
+  driven right after the ceiling served by the same Werkzeug server; the ceiling under
+  gunicorn is measured too, for reference;
 
 then prints Markdown tables and writes them to ``bench/results/latest.md``.
 Everything it starts is stopped on exit, failure or Ctrl-C.
@@ -61,7 +66,9 @@ ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"comptoir-bench").dige
 # Page -> (minimum share of the ceiling's req/s, or None) ; p99 must stay under P99_MAX_MS.
 TARGETS: dict[str, float | None] = {"home": None, "category": 0.25, "product": 0.25, "search": 0.15}
 P99_MAX_MS = 25.0
-PARTS = ("storefront", "cart", "orders", "orders-procs", "orders-http")
+PARTS = ("storefront", "cart", "orders", "orders-procs", "orders-http", "embedded")
+PRODUCTION_PARTS = PARTS[:-1]  # served by gunicorn with PostgreSQL and Redis
+EMBEDDED_PRODUCTS = 240  # `make run` seeds `flask shop seed-demo --if-empty`: 240 products
 CART_TARGET = 0.15  # add-to-cart POSTs/s as a share of the ceiling's req/s
 ORDERS_TARGET = 100.0  # orders/s with 8 concurrent clients (bank transfer)
 CART_MAX_PER_LINE = 1_000_000  # the shop's per-line cap, lifted so repeated adds stay 200s
@@ -125,25 +132,14 @@ class Server:
         log(f"{self.name} stopped")
 
 
-def start_gunicorn(
-    name: str, app: str, chdir: Path, env: dict[str, str], workers: int, tmp: Path
+def start_server(
+    name: str, command: list[str], chdir: Path, env: dict[str, str], port: int, tmp: Path
 ) -> Server:
-    port = free_port()
-    log_path = tmp / f"gunicorn-{name}.log"
+    """Start a server process on ``port`` (its output to a log file) and wait for it."""
+    log_path = tmp / f"server-{name}.log"
     with log_path.open("wb") as output:
         process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--workers",
-                str(workers),
-                "--worker-class",
-                "sync",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(chdir),
-                app,
-            ],
+            command,
             env=env,
             cwd=chdir,
             stdout=output,
@@ -152,11 +148,31 @@ def start_gunicorn(
         )
     server = Server(name, process, port, log_path)
     try:
-        wait_for_port(port, timeout=30, process=process)
+        wait_for_port(port, timeout=60, process=process)
     except (RuntimeError, TimeoutError) as error:
         server.stop()
-        raise BenchError(f"gunicorn {name} did not start: {error}\n{server.log_tail()}") from None
-    log(f"{name}: gunicorn pid {process.pid}, {workers} workers on {server.base}")
+        raise BenchError(f"{name} did not start: {error}\n{server.log_tail()}") from None
+    return server
+
+
+def start_gunicorn(
+    name: str, app: str, chdir: Path, env: dict[str, str], workers: int, tmp: Path
+) -> Server:
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(chdir),
+        app,
+    ]
+    server = start_server(name, command, chdir, env, port, tmp)
+    log(f"{name}: gunicorn pid {server.process.pid}, {workers} workers on {server.base}")
     return server
 
 
@@ -328,42 +344,57 @@ def postmaster_pid(database_url: str) -> int:
 # -- picking the pages -------------------------------------------------------------------
 
 
-def pick_urls(database_url: str, base: str) -> dict[str, str]:
-    """Home, the biggest second-level category, the first product it lists, and a search
-    for the most common first word of the French product titles."""
+def query(database_url: str, sql: str) -> list[tuple]:
+    """Rows of one statement, on PostgreSQL or on a SQLite file."""
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(database_url[len("sqlite:///") :])) as db:
+            return db.execute(sql).fetchall()
     import psycopg
 
     dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as connection:
-        row = connection.execute(
-            """
-            WITH RECURSIVE tree(root, id) AS (
-                SELECT c.id, c.id FROM categories c
-                JOIN categories parent ON parent.id = c.parent_id
-                WHERE parent.parent_id IS NULL
-                UNION ALL
-                SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
-            )
-            SELECT t.slug, count(p.id) AS n
-            FROM tree
-            JOIN products p ON p.category_id = tree.id AND p.status = 'active'
-            JOIN category_translations t ON t.category_id = tree.root AND t.locale = 'fr'
-            GROUP BY tree.root, t.slug
-            HAVING count(p.id) >= 24
-            ORDER BY n DESC, t.slug
-            LIMIT 1
-            """
-        ).fetchone()
-        if row is None:
-            raise BenchError("no second-level category with 24 active products")
-        category_slug, category_count = row
-        titles = connection.execute(
-            """
-            SELECT t.title FROM product_translations t
-            JOIN products p ON p.id = t.product_id
-            WHERE t.locale = 'fr' AND p.status = 'active'
-            """
-        ).fetchall()
+        return connection.execute(sql).fetchall()
+
+
+_BIGGEST_CATEGORY = """
+    WITH RECURSIVE tree(root, id) AS (
+        SELECT c.id, c.id FROM categories c {roots}
+        UNION ALL
+        SELECT tree.root, c.id FROM categories c JOIN tree ON c.parent_id = tree.id
+    )
+    SELECT t.slug, count(p.id) AS n
+    FROM tree
+    JOIN products p ON p.category_id = tree.id AND p.status = 'active'
+    JOIN category_translations t ON t.category_id = tree.root AND t.locale = 'fr'
+    GROUP BY tree.root, t.slug
+    HAVING count(p.id) >= 24
+    ORDER BY n DESC, t.slug
+    LIMIT 1
+"""
+SECOND_LEVEL = "JOIN categories parent ON parent.id = c.parent_id WHERE parent.parent_id IS NULL"
+TOP_LEVEL = "WHERE c.parent_id IS NULL"
+
+
+def pick_urls(database_url: str, base: str) -> dict[str, str]:
+    """Home, the biggest second-level category (in a small shop where none has 24 active
+    products, the biggest top-level one), the first product it lists, and a search for the
+    most common first word of the French product titles."""
+    rows = query(database_url, _BIGGEST_CATEGORY.format(roots=SECOND_LEVEL)) or query(
+        database_url, _BIGGEST_CATEGORY.format(roots=TOP_LEVEL)
+    )
+    if not rows:
+        raise BenchError("no category with 24 active products")
+    category_slug, category_count = rows[0]
+    titles = query(
+        database_url,
+        """
+        SELECT t.title FROM product_translations t
+        JOIN products p ON p.id = t.product_id
+        WHERE t.locale = 'fr' AND p.status = 'active'
+        """,
+    )
     words = Counter(
         first.lower()
         for (title,) in titles
@@ -456,7 +487,7 @@ def verdict(name: str, result: WrkResult, ratio: float) -> str:
 
 def _header(ctx: dict) -> list[str]:
     facts, args = ctx["facts"], ctx["args"]
-    return [
+    lines = [
         f"## Benchmarks ({', '.join(ctx['parts'])}), {ctx['started']:%Y-%m-%d %H:%M} UTC",
         "",
         f"- Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']} RAM, "
@@ -465,14 +496,17 @@ def _header(ctx: dict) -> list[str]:
         f"- Load average before the run: {ctx['load_before']}; after: {ctx['load_after']}"
         + "".join(f"; before {part}: {load}" for part, load in ctx["part_loads"].items()),
         f"- Code: {ctx['git']}",
-        f"- Data: `flask shop seed-demo --products {args.products}` in "
-        f"**{ctx['seed_s']:.1f} s** ({ctx['catalogue']})",
-        f"- Servers: gunicorn, {args.workers} sync workers each, 127.0.0.1; shop with "
-        "PostgreSQL 15 (throwaway cluster: fsync and synchronous_commit off) + Redis, "
-        f"LOG_LEVEL=WARNING, CART_MAX_PER_LINE={CART_MAX_PER_LINE:,}; ceiling = "
-        "bench/ceiling.py (Flask + Jinja, no database, 11 KB page)",
-        "",
     ]
+    if "seed_s" in ctx:
+        lines += [
+            f"- Data: `flask shop seed-demo --products {args.products}` in "
+            f"**{ctx['seed_s']:.1f} s** ({ctx['catalogue']})",
+            f"- Servers: gunicorn, {args.workers} sync workers each, 127.0.0.1; shop with "
+            "PostgreSQL 15 (throwaway cluster: fsync and synchronous_commit off) + Redis, "
+            f"LOG_LEVEL=WARNING, CART_MAX_PER_LINE={CART_MAX_PER_LINE:,}; ceiling = "
+            "bench/ceiling.py (Flask + Jinja, no database, 11 KB page)",
+        ]
+    return [*lines, ""]
 
 
 def _storefront(ctx: dict) -> list[str]:
@@ -643,6 +677,68 @@ def _orders(ctx: dict) -> list[str]:
     ]
 
 
+EMBEDDED_PAGES = ("home", "category", "product", "search")
+
+
+def _embedded(ctx: dict) -> list[str]:
+    part, args = ctx["embedded"], ctx["args"]
+    cmd = f"wrk -t{args.threads} -c{args.connections}"
+    gunicorn: WrkResult = part["gunicorn_ceiling"]
+    cpu = part["cpu_ms"]
+    lines = [
+        "### Embedded default (`make run`): SQLite, no Redis, `flask shop serve`",
+        "",
+        f"Data: `flask shop seed-demo --products {part['products']}` on SQLite (no "
+        f"DATABASE_URL, no REDIS_URL) in **{part['seed_s']:.1f} s** ({part['catalogue']}). "
+        "Server: `flask shop serve` as `make run` starts it: Werkzeug's `run_simple`, "
+        "threaded, one process, periodic jobs on a thread, pages cached in the process's "
+        "memory, LOG_LEVEL=WARNING (Werkzeug still logs one line per request, to a file). "
+        "Ceiling: `bench/ceiling.py` served by the same threaded Werkzeug server "
+        f"(`python bench/ceiling.py --port N`); each page's run comes right after a run of "
+        "that ceiling and its ratio is to that run, so load from other processes weighs on "
+        f"both alike. Load: `{cmd} -d{args.warmup}s URL` (warm-up) then "
+        f"`{cmd} -d{args.duration}s --latency URL` for each. For reference, the same "
+        f"ceiling under gunicorn ({args.workers} sync workers, as in production's "
+        f"comparison) did **{gunicorn.requests_per_s:,.0f} req/s** (p99 "
+        f"{gunicorn.p99_ms:.2f} ms); the last column compares each page with it.",
+        "",
+        "| page | URL | size (KB) | req/s | p50 (ms) | p99 (ms) "
+        "| Werkzeug ceiling req/s | ceiling p99 (ms) | % of ceiling | target | meets targets "
+        "| % of gunicorn ceiling | CPU ms per request: page / ceiling | ceiling ÷ page CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
+    ]
+    met = shares = 0
+    for name in EMBEDDED_PAGES:
+        result: WrkResult = part["results"][name]
+        ceiling: WrkResult = part["ceilings"][name]
+        ratio = result.requests_per_s / ceiling.requests_per_s
+        floor = TARGETS[name]
+        target = (f"≥ {floor:.0%} · " if floor else "") + f"p99 ≤ {P99_MAX_MS:g} ms"
+        meets = verdict(name, result, ratio)
+        met += meets == "yes"
+        shares += floor is None or ratio >= floor
+        lines.append(
+            f"| {name} | `{part['paths'][name]}` | {part['sizes'][name] / 1024:.1f} "
+            f"| {result.requests_per_s:,.0f} "
+            f"| {result.p50_ms:.2f} | {result.p99_ms:.2f} | {ceiling.requests_per_s:,.0f} "
+            f"| {ceiling.p99_ms:.2f} | **{ratio:.0%}** | {target} | {meets} "
+            f"| {result.requests_per_s / gunicorn.requests_per_s:.0%} "
+            f"| {cpu[name]:.2f} / {cpu['ceiling-' + name]:.2f} "
+            f"| {cpu['ceiling-' + name] / cpu[name]:.0%} |"
+        )
+    return [
+        *lines,
+        "",
+        f"All targets met by {met} of {len(EMBEDDED_PAGES)} pages; the share of the ceiling "
+        f"by {shares} of {len(EMBEDDED_PAGES)}. CPU per request: the server process's (all "
+        "its threads) from /proc over the warm-up and measured runs, divided by their "
+        "requests; on a busy machine it moves less than req/s, and the ceiling's CPU over the "
+        "page's is the share of the ceiling the page would reach were the server alone "
+        "and CPU-bound.",
+        "",
+    ]
+
+
 def report(ctx: dict) -> str:
     lines = _header(ctx)
     if "results" in ctx:
@@ -651,6 +747,8 @@ def report(ctx: dict) -> str:
         lines += _cart(ctx)
     if ctx.get("orders"):
         lines += _orders(ctx)
+    if "embedded" in ctx:
+        lines += _embedded(ctx)
     return "\n".join(lines)
 
 
@@ -826,6 +924,125 @@ def run_orders(ctx: dict, args: argparse.Namespace, part: str, env: dict, tmp: P
     ctx["orders"][part] = json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def base_env(instance: Path) -> dict[str, str]:
+    """The shop's environment for this run, without the settings each part chooses."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "DATABASE_URL", "SHOP_ENV", "FLASK_DEBUG", "PORT"}
+    }
+    env.update(
+        SECRET_KEY=SECRET_KEY,
+        SETTINGS_ENCRYPTION_KEY=ENCRYPTION_KEY,
+        LOG_LEVEL="WARNING",
+        SHOP_INSTANCE_PATH=str(instance),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def seed(env: dict[str, str], products: int) -> tuple[float, str]:
+    """Migrate and seed the demo shop; the seed's time and its catalogue line."""
+    flask = [str(BIN / "flask"), "--app", "shop"]
+    run([*flask, "db", "upgrade"], env, timeout=300)
+    log("migrated")
+    command = [*flask, "shop", "seed-demo"]
+    if "--products" not in run([*command, "--help"], env, timeout=120).stdout:
+        raise BenchError("`flask shop seed-demo` has no --products option yet")
+    # Without REDIS_URL the picture renditions run in-process, inside the timed seed (with it,
+    # they would wait in RQ for a worker this run does not start).
+    log(f"seeding {products} products...")
+    started = time.perf_counter()
+    seeded = run([*command, "--products", str(products)], env, timeout=1800)
+    elapsed = time.perf_counter() - started
+    for line in seeded.stdout.splitlines():
+        log(f"  {line}")
+    log(f"seeded in {elapsed:.1f} s")
+    catalogue = [line for line in seeded.stdout.splitlines() if "catalogue:" in line]
+    return elapsed, "; ".join(line.split("catalogue:", 1)[1].strip() for line in catalogue)
+
+
+def _requests(wrk_output: str) -> int:
+    match = re.search(r"^\s*(\d+) requests in", wrk_output, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def run_embedded(ctx: dict, args: argparse.Namespace, tmp: Path) -> None:
+    """``make run``'s shop on its own SQLite file, served by ``flask shop serve``, against
+    the ceiling on the same Werkzeug server (and under gunicorn, for reference)."""
+    instance = tmp / "embedded"
+    instance.mkdir()
+    env = base_env(instance)  # no DATABASE_URL: <instance>/shop.db; no REDIS_URL
+    seed_s, catalogue = seed(env, args.embedded_products)
+    database_url = f"sqlite:///{instance / 'shop.db'}"
+    servers: list[Server] = []
+    try:
+        port = free_port()
+        flask = [str(BIN / "flask"), "--app", "shop", "shop", "serve"]
+        shop = start_server(
+            "embedded", [*flask, "--host", "127.0.0.1", f"--port={port}"], ROOT, env, port, tmp
+        )
+        servers.append(shop)
+        log(f"embedded: flask shop serve pid {shop.process.pid} on {shop.base}")
+        port = free_port()
+        ceiling = start_server(
+            "ceiling-werkzeug",
+            [sys.executable, str(BENCH / "ceiling.py"), f"--port={port}"],
+            BENCH,
+            env,
+            port,
+            tmp,
+        )
+        servers.append(ceiling)
+        log(f"ceiling-werkzeug: pid {ceiling.process.pid} on {ceiling.base}")
+        gunicorn = start_gunicorn("ceiling-gunicorn", "ceiling:app", BENCH, env, args.workers, tmp)
+        servers.append(gunicorn)
+        urls = pick_urls(database_url, shop.base)
+        sizes = {}
+        for name, url in urls.items():
+            body, elapsed = fetch(url)
+            sizes[name] = len(body.encode())
+            log(f"{name}: {url} -> 200, {sizes[name]} bytes, fetched in {elapsed:.3f} s")
+        log(f"ceiling under gunicorn: wrk {args.warmup}s warm-up + {args.duration}s...")
+        gunicorn_result = drive(f"{gunicorn.base}/", args)[0]
+        log_result("ceiling (gunicorn)", gunicorn_result)
+        gunicorn.stop()
+        results, ceilings = {}, {}
+        cpu, requests = {}, {}
+        for name, url in urls.items():
+            before = cpu_seconds([ceiling.process.pid])
+            ceilings[name], warm, _ = drive(f"{ceiling.base}/", args)
+            cpu[f"ceiling-{name}"] = cpu_seconds([ceiling.process.pid]) - before
+            requests[f"ceiling-{name}"] = ceilings[name].requests + _requests(warm)
+            log_result(f"ceiling (Werkzeug) before {name}", ceilings[name])
+            before = cpu_seconds([shop.process.pid])
+            results[name], warm, _ = drive(url, args)
+            cpu[name] = cpu_seconds([shop.process.pid]) - before
+            requests[name] = results[name].requests + _requests(warm)
+            log_result(f"{name} (embedded)", results[name])
+            log(
+                f"{name}: {results[name].requests_per_s / ceilings[name].requests_per_s:.0%} "
+                "of the Werkzeug ceiling"
+            )
+    except (BenchError, subprocess.SubprocessError) as error:
+        tail = "\n".join(f"-- {s.name} log tail --\n{s.log_tail()}" for s in servers)
+        raise BenchError(f"{error}\n{tail}") from None
+    finally:
+        for server in servers:
+            server.stop()
+    ctx["embedded"] = {
+        "products": args.embedded_products,
+        "seed_s": seed_s,
+        "catalogue": catalogue,
+        "paths": {n: u.split(str(shop.port), 1)[1] for n, u in urls.items()},
+        "sizes": sizes,
+        "results": results,
+        "ceilings": ceilings,
+        "gunicorn_ceiling": gunicorn_result,
+        "cpu_ms": {n: cpu[n] / max(requests[n], 1) * 1000 for n in cpu},
+    }
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -841,6 +1058,12 @@ def main() -> int:
         help=f"comma-separated parts to run, from {','.join(PARTS)} (default: all)",
     )
     parser.add_argument("--products", type=int, default=10000)
+    parser.add_argument(
+        "--embedded-products",
+        type=int,
+        default=EMBEDDED_PRODUCTS,
+        help="embedded: demo products seeded on SQLite (default: make run's 240)",
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per page")
     parser.add_argument("--threads", type=int, default=2)
@@ -862,7 +1085,7 @@ def main() -> int:
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
 
-    if shutil.which("wrk") is None and {"storefront", "cart"} & set(parts):
+    if shutil.which("wrk") is None and {"storefront", "cart", "embedded"} & set(parts):
         log("wrk is missing: apt-get install -y wrk (or make system-deps-test)")
         return 2
     # SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so the finally block runs.
@@ -893,7 +1116,9 @@ def main() -> int:
     return 1
 
 
-def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.ExitStack) -> int:
+def _run_production(
+    args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.ExitStack
+) -> None:
     postgres = start_postgres()
     cleanup.callback(postgres.stop)
     redis = start_redis()
@@ -903,37 +1128,8 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
 
     instance = tmp / "instance"
     instance.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"REDIS_URL", "DATABASE_URL", "SHOP_ENV", "FLASK_DEBUG", "PORT"}
-    }
-    env.update(
-        DATABASE_URL=postgres.url,
-        SECRET_KEY=SECRET_KEY,
-        SETTINGS_ENCRYPTION_KEY=ENCRYPTION_KEY,
-        LOG_LEVEL="WARNING",
-        SHOP_INSTANCE_PATH=str(instance),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    flask = [str(BIN / "flask"), "--app", "shop"]
-    run([*flask, "db", "upgrade"], env, timeout=300)
-    log("migrated")
-
-    seed = [*flask, "shop", "seed-demo"]
-    if "--products" not in run([*seed, "--help"], env, timeout=120).stdout:
-        raise BenchError("`flask shop seed-demo` has no --products option yet")
-    # Without REDIS_URL the picture renditions run in-process, inside the timed seed (with it,
-    # they would wait in RQ for a worker this run does not start).
-    log(f"seeding {args.products} products...")
-    started = time.perf_counter()
-    seeded = run([*seed, "--products", str(args.products)], env, timeout=1800)
-    ctx["seed_s"] = time.perf_counter() - started
-    for line in seeded.stdout.splitlines():
-        log(f"  {line}")
-    log(f"seeded in {ctx['seed_s']:.1f} s")
-    catalogue = [line for line in seeded.stdout.splitlines() if "catalogue:" in line]
-    ctx["catalogue"] = "; ".join(line.split("catalogue:", 1)[1].strip() for line in catalogue)
+    env = {**base_env(instance), "DATABASE_URL": postgres.url}
+    ctx["seed_s"], ctx["catalogue"] = seed(env, args.products)
 
     shop_env = {**env, "REDIS_URL": redis.url, "CART_MAX_PER_LINE": str(CART_MAX_PER_LINE)}
     shop = start_gunicorn("shop", "shop:create_app()", ROOT, shop_env, args.workers, tmp)
@@ -943,7 +1139,7 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
     cleanup.callback(ceiling.stop)
 
     try:
-        for part in ctx["parts"]:
+        for part in (part for part in ctx["parts"] if part in PRODUCTION_PARTS):
             ctx["part_loads"][part] = loadavg()
             log(f"== {part} (load average {ctx['part_loads'][part]})")
             if part == "storefront":
@@ -954,6 +1150,18 @@ def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.Exi
                 run_orders(ctx, args, part, shop_env, tmp)
     except (BenchError, subprocess.SubprocessError) as error:
         raise BenchError(f"{error}\n-- shop log tail --\n{shop.log_tail()}") from None
+    finally:
+        shop.stop()
+        ceiling.stop()
+
+
+def _run(args: argparse.Namespace, ctx: dict, tmp: Path, cleanup: contextlib.ExitStack) -> int:
+    if any(part in PRODUCTION_PARTS for part in ctx["parts"]):
+        _run_production(args, ctx, tmp, cleanup)
+    if "embedded" in ctx["parts"]:
+        ctx["part_loads"]["embedded"] = loadavg()
+        log(f"== embedded (load average {ctx['part_loads']['embedded']})")
+        run_embedded(ctx, args, tmp)
 
     ctx["load_after"] = loadavg()
     ctx["facts"] = machine_facts()

@@ -140,6 +140,9 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "TWO_FACTOR_RATE_LIMIT": env.get("TWO_FACTOR_RATE_LIMIT", "10 per minute;50 per hour"),
         "TWO_FACTOR_MAX_FAILURES": int(env.get("TWO_FACTOR_MAX_FAILURES", "5")),
         "TWO_FACTOR_LOCK_MINUTES": int(env.get("TWO_FACTOR_LOCK_MINUTES", "15")),
+        # pages and fragments kept in memory when there is no Redis (per process)
+        "PAGE_CACHE_MAX_ENTRIES": int(env.get("PAGE_CACHE_MAX_ENTRIES", "2000")),
+        "PAGE_CACHE_MAX_BYTES": int(env.get("PAGE_CACHE_MAX_MB", "64")) * 1024 * 1024,
         # cart and checkout
         "CART_MAX_PER_LINE": int(env.get("CART_MAX_PER_LINE", "10")),
         "RESERVATION_MINUTES": int(env.get("RESERVATION_MINUTES", "15")),

@@ -1,9 +1,12 @@
-"""Catalogue fragment cache in Redis, invalidated by a version bumped on every catalogue change.
+"""Catalogue page and fragment cache, invalidated by a version bumped on every catalogue change.
 
-Entries carry the catalogue version they were built at; one read fetches the current version
-and the entry together, and an entry of an older version is rebuilt. Without Redis (the
-embedded default) nothing is cached. With Redis down, pages render from the database as if
-there were no cache.
+Entries carry the catalogue version they were built at; an entry of an older version is
+rebuilt. With Redis, entries live in Redis and one read fetches the current version and the
+entry together; with Redis down, pages render from the database as if there were no cache.
+Without Redis (the embedded default), entries live in this process's memory (bounded, see
+``shop.memory_cache``) and the version is a stamp file every process on the same database
+sees (``shop.local_versions``), read once per request: a change made by the admin in
+another worker, a command or a job is seen on the next request everywhere.
 """
 
 from __future__ import annotations
@@ -16,22 +19,29 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import current_app, g
+from flask import Flask, current_app, g, has_app_context
 
+from shop import local_versions
 from shop.jobs import redis_connection
+from shop.memory_cache import MemoryCache
 
 log = logging.getLogger("shop.cache")
 VERSION_KEY = "comptoir:catalogue:version"
+LOCAL_VERSION = "catalogue"
 FRAGMENT_TTL = 600
+_MEMORY = "comptoir_page_cache"
 
 
 def catalogue_changed() -> None:
     """Call after committing any change shoppers can see in the catalogue."""
+    if has_app_context():
+        g.pop("catalogue_version", None)
     connection = redis_connection()
+    if connection is None:
+        local_versions.bump(LOCAL_VERSION)
+        return
     state = current_app.extensions.setdefault("comptoir_catalogue_version", {"v": 0})
     state["v"] = int(time.time() * 1000)
-    if connection is None:
-        return
     try:
         connection.set(VERSION_KEY, state["v"])
     except redis.RedisError as error:
@@ -44,29 +54,49 @@ def version() -> int:
         return g.catalogue_version
     connection = redis_connection()
     value: int | None = None
-    if connection is not None:
+    if connection is None:
+        value = local_versions.read(LOCAL_VERSION)
+    else:
         try:
             raw = connection.get(VERSION_KEY)
             value = int(raw) if raw else 0
         except redis.RedisError:
-            value = None
-    if value is None:
-        value = _local_version()
+            value = _local_version()
     g.catalogue_version = value
     return value
 
 
 def _local_version() -> int:
+    """With Redis down: this process's own changes only (nothing is cached meanwhile)."""
     return current_app.extensions.get("comptoir_catalogue_version", {"v": 0})["v"]
 
 
+def memory(app: Flask | None = None) -> MemoryCache:
+    """This process's page cache (used when there is no Redis)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    store = app.extensions.get(_MEMORY)
+    if store is None:
+        store = app.extensions.setdefault(
+            _MEMORY,
+            MemoryCache(
+                max_entries=app.config["PAGE_CACHE_MAX_ENTRIES"],
+                max_bytes=app.config["PAGE_CACHE_MAX_BYTES"],
+                ttl=FRAGMENT_TTL,
+            ),
+        )
+    return store
+
+
 def cached(parts: tuple[object, ...], build: Callable[[], Any]) -> Any:
-    """What ``build`` returns (JSON-able: page meta and rendered HTML), from Redis when this
-    catalogue version already built it. ``build`` does all the database work, so a hit costs
-    no query at all, and one Redis round trip (the version and the entry come together)."""
-    connection = redis_connection()
-    if connection is None or not current_app.config.get("FRAGMENT_CACHE", True):
+    """What ``build`` returns (JSON-able: page meta and rendered HTML), from the cache when
+    this catalogue version already built it. ``build`` does all the database work, so a hit
+    costs no query at all: one Redis round trip (the version and the entry come together),
+    or without Redis one ``stat`` per request and a dictionary lookup."""
+    if not current_app.config.get("FRAGMENT_CACHE", True):
         return build()
+    connection = redis_connection()
+    if connection is None:
+        return _cached_in_memory(parts, build)
     digest = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
     key = f"comptoir:frag:{digest}"
     try:
@@ -87,4 +117,15 @@ def cached(parts: tuple[object, ...], build: Callable[[], Any]) -> Any:
         )
     except redis.RedisError as error:
         log.warning("fragment not cached", extra={"error": str(error)})
+    return value
+
+
+def _cached_in_memory(parts: tuple[object, ...], build: Callable[[], Any]) -> Any:
+    current = version()
+    store = memory()
+    key = repr(parts)
+    value = store.get(key, current)
+    if value is None:
+        value = build()
+        store.set(key, current, value)
     return value

@@ -8,8 +8,9 @@ UPDATE or DELETE: every writer is covered, it need not remember to call anything
 that version in Redis, so every process reads the database again on its next use. A
 session that has written such a row but not committed yet reads the database (it sees its
 own change). A copy is also dropped after ``MAX_AGE`` seconds, for the case Redis was down
-when a change was made. Without Redis (the embedded default) nothing is kept, as for the
-catalogue cache.
+when a change was made. Without Redis (the embedded default) the version is a stamp file
+every process on the same database sees (``shop.local_versions``, one ``stat`` per
+transaction), as for the catalogue cache.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from shop import local_versions
 from shop.checkout.models import ShippingMethod, TaxRate
 from shop.extensions import db
 from shop.jobs import redis_connection
@@ -32,6 +34,7 @@ from shop.platform.models import PlatformConfig
 
 log = logging.getLogger("shop.checkout")
 VERSION_KEY = "comptoir:checkout-rules:version"
+LOCAL_VERSION = "checkout-rules"
 MAX_AGE = 60.0
 _STORE = "comptoir_checkout_rules"
 _WRITTEN = "comptoir_checkout_rules_written"  # session.info: a watched row changed
@@ -45,18 +48,22 @@ T = TypeVar("T")
 
 def cached(key: Hashable, load: Callable[[], T]) -> T:
     """What ``load()`` returns (plain data, never ORM objects), kept for this process while
-    the rules do not change. Costs one Redis GET per transaction (the version is read once
-    in a transaction: a quote sees one set of rules); ``load`` runs on a miss."""
+    the rules do not change. Costs one Redis GET (without Redis, one ``stat``) per
+    transaction (the version is read once in a transaction: a quote sees one set of rules);
+    ``load`` runs on a miss."""
     connection = redis_connection()
     session = db.session()
-    if connection is None or session.info.get(_WRITTEN):
+    if session.info.get(_WRITTEN):
         return load()
     version = session.info.get(_VERSION, _UNREAD)
     if version is _UNREAD:
-        try:
-            version = connection.get(VERSION_KEY)
-        except redis.RedisError:
-            return load()
+        if connection is None:
+            version = local_versions.read(LOCAL_VERSION)
+        else:
+            try:
+                version = connection.get(VERSION_KEY)
+            except redis.RedisError:
+                return load()
         if session.in_transaction():  # forgotten when it ends
             session.info[_VERSION] = version
     store: dict[Hashable, tuple[Any, float, Any]] = current_app.extensions.setdefault(_STORE, {})
@@ -75,6 +82,7 @@ def rules_changed() -> None:
     current_app.extensions.pop(_STORE, None)
     connection = redis_connection()
     if connection is None:
+        local_versions.bump(LOCAL_VERSION)
         return
     try:
         connection.incr(VERSION_KEY)
