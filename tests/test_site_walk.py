@@ -327,3 +327,35 @@ def test_the_walker_sees_a_page_that_breaks(demo_shop):
         "unescaped markup from the request in /fr/y",
         "200 (expected 404) /admin/stock/0",
     ]
+
+
+# Pages no link leads to, by design, each with where it is reached from instead (and the
+# test that walks it): a page missing from every walk and from this list fails the test
+# below, so a page added without a way to reach it is noticed.
+REACHED_OTHERWISE = {
+    "static": "files, not pages",
+    "media.product_file": "image files, not pages",
+    "cart.recover": "the link in a reminder e-mail (tests/test_cart_recovery.py)",
+    "account.reset_password": "the link in a reset e-mail (tests/test_password_reset.py)",
+    "account.unsubscribe": "the link in a marketing e-mail (tests/test_cart_recovery.py)",
+    "checkout.details": "after a POST adding to the cart (tests/test_checkout.py)",
+    "checkout.review": "after the details form is posted (tests/test_checkout.py)",
+    "invoices.download": "the confirmation page's documents (tests/test_account_orders.py)",
+    "payments.pay": "after placing an order by card (tests/test_payments.py)",
+}
+
+
+def test_every_page_of_the_site_is_walked_or_reached_otherwise(demo_shop):
+    reached: set[str] = set()
+    for role in ROLES:
+        walk = demo_shop.walks.get(role) or _walk(demo_shop, role)
+        reached |= {v.endpoint for v in walk.visits if v.endpoint and v.status < 400}
+    pages = {
+        rule.endpoint
+        for rule in demo_shop.app.url_map.iter_rules()
+        if "GET" in (rule.methods or ())
+    }
+    assert set(REACHED_OTHERWISE) <= pages  # the list names no page that is gone
+    assert reached & set(REACHED_OTHERWISE) == set()  # nor one the walks reach after all
+    missing = pages - reached - set(REACHED_OTHERWISE)
+    assert missing == set(), f"pages no walk reached on {demo_shop.backend}: {sorted(missing)}"
