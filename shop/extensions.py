@@ -11,8 +11,6 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from shop.web.client import client_address
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -20,6 +18,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def client_address() -> str:
+    """Who is asking, for the rate limits: the client address (behind the trusted proxies
+    only, as ProxyFix sets it)."""
+    return request.remote_addr or "unknown"
 
 
 class Base(DeclarativeBase):

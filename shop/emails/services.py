@@ -131,7 +131,7 @@ def _unsubscribe_serializer() -> URLSafeTimedSerializer:
 def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
     """RFC 2369 / RFC 8058 headers for a marketing mail: a one-click HTTPS link (once the
     ``account.unsubscribe`` page exists) and a mailto fallback to the shop's address."""
-    from shop.web.templating import public_url
+    from shop.urls import public_url
 
     sender = transport.mail_from().rsplit("<", 1)[-1].strip("> ")
     targets = [f"<mailto:{sender}?subject=unsubscribe>"]

@@ -49,7 +49,7 @@ def _undeliverable(address: str) -> bool:
 def _order_context(order: Order) -> dict[str, Any]:
     from shop.orders.services import access_token
     from shop.platform.bank import bank_details
-    from shop.web.templating import public_url
+    from shop.urls import public_url
 
     return {
         "order": order,

@@ -30,7 +30,7 @@ from shop.emails import services as emails
 from shop.emails import suppression
 from shop.extensions import db
 from shop.recovery import links, policy
-from shop.web.templating import public_url
+from shop.urls import public_url
 
 log = logging.getLogger("shop.recovery")
 EMAIL_KIND = "cart_recovery"  # a marketing kind: List-Unsubscribe, suppression checked

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, url_for
 from flask_babel import format_currency, get_locale
@@ -14,15 +13,7 @@ from shop import i18n
 from shop.catalogue import cache, queries
 from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
-
-
-def public_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL on ``PUBLIC_BASE_URL``, buildable without a request (emails, jobs)."""
-    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
-    )
-    return adapter.build(endpoint, values, force_external=True)
+from shop.urls import public_url
 
 
 def money(minor_units: int, currency: str | None = None) -> str:

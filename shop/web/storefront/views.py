@@ -211,9 +211,7 @@ def category(slug: str) -> Response:
         tags = queries.tags_for_category(lang, view.category.id)
         text = view.translations[lang]
         alternates = {
-            code: url_for(
-                "storefront.category", slug=t.slug, lang=code, **query_args()
-            )
+            code: url_for("storefront.category", slug=t.slug, lang=code, **query_args())
             for code, t in view.translations.items()
         }
         canonical = absolute(url_for("storefront.category", slug=text.slug, lang=lang))
@@ -271,9 +269,7 @@ def tag(slug: str) -> Response:
         except PageOutOfRange:
             raise NotFound() from None
         alternates = {
-            code: url_for(
-                "storefront.tag", slug=t.slug, lang=code, **query_args()
-            )
+            code: url_for("storefront.tag", slug=t.slug, lang=code, **query_args())
             for code, t in translations.items()
         }
         canonical = absolute(url_for("storefront.tag", slug=text.slug, lang=lang))
@@ -326,8 +322,7 @@ def search() -> Response:
         except PageOutOfRange:
             raise NotFound() from None
         alternates = {
-            code: url_for("storefront.search", lang=code, **query_args())
-            for code in ("fr", "en")
+            code: url_for("storefront.search", lang=code, **query_args()) for code in ("fr", "en")
         }
         heading = _("Search results for “%(q)s”", q=q) if q else _("Search")
         page_meta = {
