@@ -173,28 +173,30 @@ def hx():
     return headers
 
 
+@contextlib.contextmanager
+def recorded_statements(app: Flask) -> Iterator[list[str]]:
+    """``with recorded_statements(app) as statements:`` the SQL ``app``'s engine runs inside
+    the block."""
+    from shop.extensions import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 @pytest.fixture
 def queries(app):
     """``with queries() as statements:`` records the SQL statements run inside the block."""
-
-    @contextlib.contextmanager
-    def count():
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        from shop.extensions import db
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return count
+    return lambda: recorded_statements(app)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ request. Counts, not timings.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -32,7 +31,7 @@ from shop.checkout.models import TaxRate
 from shop.extensions import db
 from shop.memory_cache import MemoryCache
 from tests import catalogue_factory
-from tests.conftest import PASSWORD, Auth
+from tests.conftest import PASSWORD, Auth, recorded_statements
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORY = "/fr/categories/mobilier"
@@ -112,23 +111,7 @@ def shop(make_app) -> Flask:
 def statements(shop: Flask):
     """``with statements() as seen:`` records the SQL the shop's engine (or ``app``'s) runs
     in the block."""
-
-    @contextlib.contextmanager
-    def record(app: Flask = shop) -> Iterator[list[str]]:
-        seen: list[str] = []
-
-        def listener(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-
-    return record
+    return lambda app=shop: recorded_statements(app)
 
 
 def html_of(response) -> str:

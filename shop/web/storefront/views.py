@@ -158,6 +158,24 @@ def _listing_meta(
     return data
 
 
+def _taxonomy_meta(
+    kind: str, text: Any, description: str, filters: ListingFilters, own_url: str, noindex: bool
+) -> dict[str, Any]:
+    """The page meta of a category or tag listing: the merchant's meta texts, canonical
+    override and noindex switch over what the page says itself."""
+    title, description = meta.describe(
+        kind, text.name, description, text.meta_title, text.meta_description
+    )
+    return _listing_meta(
+        title,
+        description,
+        filters,
+        own_url,
+        canonical=_canonical(text.canonical_url, own_url),
+        noindex=noindex,
+    )
+
+
 def _canonical(override: str, own_url: str) -> str:
     return seo.canonical_url(override, own_url, current_app.config["PUBLIC_BASE_URL"])
 
@@ -215,16 +233,8 @@ def category(slug: str) -> Response:
             for code, t in view.translations.items()
         }
         canonical = absolute(url_for("storefront.category", slug=text.slug, lang=lang))
-        title, description = meta.describe(
-            "category", text.name, text.description, text.meta_title, text.meta_description
-        )
-        page_meta = _listing_meta(
-            title,
-            description,
-            filters,
-            canonical,
-            canonical=_canonical(text.canonical_url, canonical),
-            noindex=view.category.noindex,
+        page_meta = _taxonomy_meta(
+            "category", text, text.description, filters, canonical, view.category.noindex
         )
         page_meta["og_image"] = meta.og_image(view.og_image, lang)
         crumbs = [(_("Home"), absolute(url_for("storefront.home", lang=lang)))]
@@ -274,17 +284,7 @@ def tag(slug: str) -> Response:
         }
         canonical = absolute(url_for("storefront.tag", slug=text.slug, lang=lang))
         heading = _("%(name)s: our selection", name=text.name)
-        title, description = meta.describe(
-            "tag", text.name, "", text.meta_title, text.meta_description
-        )
-        page_meta = _listing_meta(
-            title,
-            description,
-            filters,
-            canonical,
-            canonical=_canonical(text.canonical_url, canonical),
-            noindex=view.tag.noindex,
-        )
+        page_meta = _taxonomy_meta("tag", text, "", filters, canonical, view.tag.noindex)
         page_meta["og_image"] = meta.og_image(view.og_image, lang)
         crumbs = [
             (_("Home"), absolute(url_for("storefront.home", lang=lang))),
