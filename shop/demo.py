@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
 from shop.accounts import services as accounts
-from shop.accounts.models import Role, utcnow
+from shop.accounts.models import Role
 from shop.catalogue import cache, images
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import (
@@ -44,6 +44,7 @@ from shop.catalogue.models import (
 )
 from shop.catalogue.text import sanitize_description, slugify
 from shop.checkout.defaults import load_defaults as load_checkout_defaults
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind

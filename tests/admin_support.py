@@ -159,7 +159,7 @@ def _order_samples() -> dict[str, int]:
     stock pages use the catalogue's sample variant). The paid one is set paid directly:
     ``mark_paid`` would emit ``order_paid``, and a worker left running by an earlier test
     would then change the outbox tables while a test compares them."""
-    from shop.accounts.models import utcnow
+    from shop.clock import utcnow
     from shop.extensions import db
     from shop.invoices import services as invoices
     from shop.orders.models import Order, OrderStatus

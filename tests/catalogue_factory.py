@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shop.accounts.models import utcnow
 from shop.catalogue import services
 from shop.catalogue.models import ProductStatus
 from shop.catalogue.services import Text
+from shop.clock import utcnow
 from shop.inventory.services import receive
 
 SIZES = [

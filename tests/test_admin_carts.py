@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from shop.accounts.models import utcnow
 from shop.audit.models import AuditLog
 from shop.cart.models import Cart, CartItem, CartRecoveryEmail, CartStatus
+from shop.clock import utcnow
 from shop.emails.models import EmailMessage
 from shop.extensions import db
 from tests import order_factory

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from flask_babel import force_locale
 
-from shop.accounts.models import utcnow
 from shop.audit.models import AuditLog
+from shop.clock import utcnow
 from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation

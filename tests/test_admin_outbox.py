@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from shop.accounts.models import utcnow
 from shop.audit.models import AuditLog
 from shop.checkout import services as checkout
+from shop.clock import utcnow
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 from shop.outbox.models import OutboxEvent, OutboxStatus

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop import create_app, jobs
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
 from shop.cart import services as carts
 from shop.cart.models import (
     Cart,
@@ -35,6 +35,7 @@ from shop.cart.models import (
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductVariant
 from shop.checkout import services as checkout
+from shop.clock import utcnow
 from shop.emails import services as emails
 from shop.emails import suppression
 from shop.emails.models import EmailMessage, EmailSuppression

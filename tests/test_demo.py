@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, text
 
 from shop import demo
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import (
     Category,
@@ -22,6 +22,7 @@ from shop.catalogue.models import (
     ProductVariant,
     product_tags,
 )
+from shop.clock import utcnow
 from shop.commands import DEMO_PASSWORD
 from shop.extensions import db
 from shop.inventory.models import InventoryItem, InventoryMovement

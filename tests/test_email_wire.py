@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.emails import services as emails
 from shop.emails import transport, wire
 from shop.emails.models import EmailMessage, EmailStatus

@@ -12,7 +12,8 @@ import pytest
 
 from shop import create_app, jobs
 from shop.accounts import services as accounts
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
+from shop.clock import utcnow
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.emails.services import REDACTED_BODY
 from shop.extensions import db

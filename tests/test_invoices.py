@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from shop.accounts.models import utcnow
 from shop.cart.models import Cart, CartItem
 from shop.catalogue.models import Product, ProductVariant
 from shop.checkout import services as checkout
 from shop.checkout.defaults import load_defaults
 from shop.checkout.services import CheckoutDetails
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.invoices import services as invoices

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from shop import create_app, jobs
-from shop.accounts.models import utcnow
 from shop.checkout import services as checkout
+from shop.clock import utcnow
 from shop.emails import services as emails
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from shop.accounts.models import utcnow
 from shop.cart.models import Cart, CartItem, CartStatus
 from shop.checkout import services as checkout
 from shop.checkout.defaults import load_defaults
 from shop.checkout.services import CheckoutDetails, NoLongerAvailable
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, InventoryReservation

@@ -13,8 +13,8 @@ import pytest
 from rq import SimpleWorker
 
 from shop import create_app, jobs
-from shop.accounts.models import utcnow
 from shop.checkout import services as checkout
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
 from shop.outbox import dispatch

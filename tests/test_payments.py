@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 import stripe
 
-from shop.accounts.models import utcnow
 from shop.cart.models import Cart
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductStatus
 from shop.catalogue.services import Text
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, InventoryReservation

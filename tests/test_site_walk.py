@@ -148,9 +148,9 @@ def _load(app: Flask) -> None:
 
 def _orders() -> None:
     from shop.accounts import services as accounts
-    from shop.accounts.models import utcnow
     from shop.cart.models import CartStatus
     from shop.catalogue.models import ProductVariant
+    from shop.clock import utcnow
     from shop.extensions import db
     from shop.inventory.models import InventoryItem
     from shop.orders import backoffice, fulfilment
@@ -204,7 +204,7 @@ def _enrolled(app: Flask, email: str) -> str:
     a code of a minute ago, so that the code of now is still unused."""
     from shop.accounts import services as accounts
     from shop.accounts import two_factor
-    from shop.accounts.models import utcnow
+    from shop.clock import utcnow
 
     with app.app_context():
         user = accounts.find_by_email(email)

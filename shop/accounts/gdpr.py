@@ -47,9 +47,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from shop.accounts.models import Role, User, utcnow
+from shop.accounts.models import Role, User
 from shop.cart.models import Cart, CartEvent, CartRecoveryEmail, CartRecoveryToken
 from shop.catalogue.models import ProductVariant
+from shop.clock import utcnow
 from shop.emails import suppression
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shop.clock import utcnow
 from shop.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Role:

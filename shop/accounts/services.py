@@ -16,7 +16,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts import passwords
-from shop.accounts.models import Role, User, utcnow
+from shop.accounts.models import Role, User
+from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.outbox.services import emit

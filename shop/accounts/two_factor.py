@@ -25,7 +25,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, update
 
-from shop.accounts.models import RecoveryCode, User, utcnow
+from shop.accounts.models import RecoveryCode, User
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.platform import crypto
 

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
 from shop.cart.models import Cart, CartEvent, CartEventKind, CartItem, CartStatus
 from shop.catalogue.models import (
     Product,
@@ -48,6 +48,7 @@ from shop.catalogue.models import (
     ProductTranslation,
     ProductVariant,
 )
+from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.inventory import services as inventory

@@ -18,7 +18,6 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from shop.accounts.models import utcnow
 from shop.catalogue import cache, images, seo, services
 from shop.catalogue.models import (
     Category,
@@ -34,6 +33,7 @@ from shop.catalogue.models import (
 )
 from shop.catalogue.services import CatalogueError, SlugTaken, Text
 from shop.catalogue.text import plain_text
+from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, attribute_keyed_dict, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 
 

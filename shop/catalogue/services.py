@@ -13,7 +13,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 
-from shop.accounts.models import utcnow
 from shop.catalogue import cache
 from shop.catalogue.models import (
     Category,
@@ -28,6 +27,7 @@ from shop.catalogue.models import (
     UrlRedirect,
 )
 from shop.catalogue.text import sanitize_description, slugify
+from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 

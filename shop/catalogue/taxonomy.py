@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
-from shop.accounts.models import utcnow
 from shop.catalogue import services
 from shop.catalogue.admin import (
     TEXT_FIELDS,
@@ -35,6 +34,7 @@ from shop.catalogue.models import (
 )
 from shop.catalogue.services import PATHS, CatalogueError, record_redirect
 from shop.catalogue.text import sanitize_description, slugify
+from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 

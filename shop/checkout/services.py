@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
-from shop.accounts.models import utcnow
 from shop.cart.models import Cart, CartEvent, CartEventKind, CartItem, CartStatus
 from shop.catalogue.models import (
     Product,
@@ -29,6 +28,7 @@ from shop.catalogue.models import (
 from shop.checkout import cache as checkout_cache
 from shop.checkout import shipping as shipping_rules
 from shop.checkout import taxes as tax_rules
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryReservation

@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.routing import BuildError
 
 from shop import jobs
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.emails import suppression, transport, wire
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db

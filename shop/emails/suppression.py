@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 
 from shop import sql
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
+from shop.clock import utcnow
 from shop.emails.models import EmailSuppression
 from shop.extensions import db
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 
 

@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory.models import (
     InventoryItem,

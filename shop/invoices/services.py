@@ -42,8 +42,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.accounts.models import utcnow
 from shop.checkout import taxes as tax_rules
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
 from shop.invoices.pdf import render_pdf

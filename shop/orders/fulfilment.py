@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Shipment
 from shop.orders.services import OrderError

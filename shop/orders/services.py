@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop import sql
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.orders.models import ORDER_NUMBERS, Order, OrderNumberSequence, OrderStatus

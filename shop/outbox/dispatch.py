@@ -31,7 +31,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, text
 
 from shop import sql
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.outbox.handlers import HANDLERS
 from shop.outbox.models import OutboxEvent, OutboxStatus

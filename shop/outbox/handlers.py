@@ -20,7 +20,8 @@ from typing import Any
 
 from flask import current_app
 
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
+from shop.clock import utcnow
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
 from shop.invoices import services as invoices

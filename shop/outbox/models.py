@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 
 

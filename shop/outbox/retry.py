@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from shop import jobs
-from shop.accounts.models import utcnow
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.outbox.models import OutboxEvent, OutboxStatus
 

@@ -29,9 +29,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from shop.accounts.models import utcnow
 from shop.cart import services as carts
 from shop.cart.models import Cart, CartEvent, CartEventKind, CartRecoveryToken
+from shop.clock import utcnow
 from shop.extensions import db
 
 DEFAULT_LINK_DAYS = 14

@@ -19,9 +19,10 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
 from shop.cart.models import Cart, CartItem, CartRecoveryEmail, CartStatus
 from shop.catalogue.models import Product, ProductStatus, ProductTranslation, ProductVariant
+from shop.clock import utcnow
 from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.recovery import policy

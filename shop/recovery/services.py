@@ -23,9 +23,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.accounts.models import User, utcnow
+from shop.accounts.models import User
 from shop.cart import services as carts
 from shop.cart.models import Cart, CartItem, CartRecoveryEmail, CartStatus
+from shop.clock import utcnow
 from shop.emails import services as emails
 from shop.emails import suppression
 from shop.extensions import db

@@ -18,9 +18,9 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from shop.accounts import two_factor as tfa
-from shop.accounts.models import utcnow
 from shop.accounts.permissions import TWO_FACTOR_ROLES
 from shop.accounts.two_factor import AlreadyEnrolled, TwoFactorError, TwoFactorLocked
+from shop.clock import utcnow
 from shop.extensions import limiter
 from shop.web.account.views import form_status
 from shop.web.admin import (
