@@ -13,7 +13,8 @@ import threading
 from rq import Worker
 
 from shop import create_app
-from shop.jobs import enqueue_due_periodic_jobs, queue, use_worker_app
+from shop.jobs import enqueue_due_periodic_jobs, use_worker_app
+from shop.queue import queue
 
 TICK_SECONDS = 5
 

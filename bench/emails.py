@@ -248,7 +248,7 @@ def memory_summary(phase: dict) -> dict[str, float | int]:
 def start_worker(env: dict[str, str], log_path: Path, app) -> subprocess.Popen:
     from rq import Worker
 
-    from shop.jobs import redis_connection
+    from shop.queue import redis_connection
 
     with open(log_path, "a") as output:
         process = subprocess.Popen(

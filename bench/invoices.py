@@ -75,10 +75,12 @@ def run(count: int, warmup: int, freeze: bool = True) -> dict[str, object]:
     from shop.checkout.services import CheckoutDetails
     from shop.extensions import db
     from shop.inventory.services import receive
+    from shop.invoices import pdf
     from shop.invoices import services as invoices
     from shop.invoices.models import Invoice
-    from shop.jobs import preload, wait_for_inprocess_jobs
+    from shop.jobs import preload
     from shop.orders import services as orders
+    from shop.queue import wait_for_inprocess_jobs
     from tests import catalogue_factory
     from tests.test_orders import ADDRESS
 
@@ -135,7 +137,7 @@ def run(count: int, warmup: int, freeze: bool = True) -> dict[str, object]:
         timings, cpu = [], []
         for invoice_id in issued:
             started, started_cpu = time.perf_counter(), time.thread_time()
-            invoices.render_pdf(invoice_id)
+            pdf.render_pdf(invoice_id)
             timings.append((time.perf_counter() - started) * 1000)
             cpu.append((time.thread_time() - started_cpu) * 1000)
     warm, measured, measured_cpu = timings[:warmup], timings[warmup:], cpu[warmup:]

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from shop.accounts import services as accounts
 from shop.accounts.models import Role, User
 from shop.extensions import db
-from shop.jobs import wait_for_inprocess_jobs
+from shop.queue import wait_for_inprocess_jobs
 
 shop_cli = AppGroup("shop", help="Comptoir operations.")
 

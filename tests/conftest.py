@@ -279,7 +279,7 @@ def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subproc
     (every commit enqueues a job) while they compare tables or count mails."""
     from rq import Worker
 
-    from shop.jobs import redis_connection
+    from shop.queue import redis_connection
 
     _forget_queued_jobs(_session_app)
     log = open(Path(test_env["SHOP_INSTANCE_PATH"]) / "worker.log", "w")  # noqa: SIM115
@@ -313,7 +313,7 @@ def _forget_queued_jobs(app: Flask) -> None:
     """The worker starts on an empty queue: jobs enqueued by earlier tests (whose tables are
     gone) would keep it busy, and make the first test to use it wait for them. The markers of
     waiting coalesced jobs go too, so the next commit enqueues a fresh copy."""
-    from shop.jobs import queue
+    from shop.queue import queue
 
     rq_queue = queue(app)
     assert rq_queue is not None

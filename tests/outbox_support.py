@@ -1,4 +1,5 @@
-"""Delivering outbox events from a test, now, whether or not a worker process runs too."""
+"""Delivering outbox events from a test, now, whether or not a worker process runs too, and
+rendering the documents their handlers issued (the job those handlers defer)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import time
 from flask import Flask
 
 from shop.extensions import db
+from shop.invoices import pdf
 from shop.outbox import dispatch
 from shop.outbox.models import OutboxEvent, OutboxStatus
 
 
-def deliver_outbox(app: Flask, timeout: float = 30.0) -> None:
+def deliver_outbox(app: Flask, timeout: float = 30.0, *, render: bool = True) -> None:
     """Dispatch every undelivered event (pending or failed) until none is left; an event a
-    worker holds is waited for. Fails when events are still undelivered after ``timeout``."""
+    worker holds is waited for. Fails when events are still undelivered after ``timeout``.
+    Then, unless ``render`` is False, render the PDFs of the documents issued meanwhile, as
+    the ``render_pending_documents`` job deferred by their handlers does."""
     deadline = time.monotonic() + timeout
     with app.app_context():
         while True:
@@ -28,6 +32,8 @@ def deliver_outbox(app: Flask, timeout: float = 30.0) -> None:
                 .all()
             )
             if not waiting:
+                if render:
+                    pdf.render_pending()
                 return
             for event_id in waiting:
                 dispatch.dispatch(event_id)

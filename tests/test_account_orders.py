@@ -14,6 +14,7 @@ from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.inventory.services import receive
 from shop.invoices.models import Invoice
+from shop.invoices.pdf import render_pending
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests import catalogue_factory
@@ -179,8 +180,14 @@ def test_the_invoice_appears_once_the_payment_event_is_handled(app, client, shop
     still = client.get(f"{url}?poll=1", headers=hx())
     assert _text(still).lstrip().startswith('<section id="order-documents"')
     assert f'hx-get="{url}?poll=2"' in _text(still)
-    deliver_outbox(app)
-    ready = _text(client.get(f"{url}?poll=2", headers=hx()))
+    deliver_outbox(app, render=False)  # the invoice is issued; its PDF is not rendered yet
+    issued = _text(client.get(f"{url}?poll=2", headers=hx()))
+    assert "Votre facture est en cours de préparation" in issued
+    assert "factures/" not in issued  # no link to a PDF that does not exist yet
+    assert f'hx-get="{url}?poll=3"' in issued
+    with app.app_context():
+        assert render_pending() == 1  # the job the handler deferred
+    ready = _text(client.get(f"{url}?poll=3", headers=hx()))
 
     with app.app_context():
         invoice = db.session.scalars(db.select(Invoice)).one()

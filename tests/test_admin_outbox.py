@@ -38,9 +38,9 @@ def shop(app):
 def worker(app, rq_worker):
     """The real worker, without the backlog of jobs earlier tests left in Redis (they name
     rows those tests' clean-up removed; at a fork per job they could outlast our waits)."""
-    from shop import jobs
+    from shop import queue
 
-    jobs.queue(app).empty()
+    queue.queue(app).empty()
     return rq_worker
 
 

@@ -82,7 +82,7 @@ def test_production_starts_with_secrets_and_secure_cookies(tmp_path):
 SMOKE = r"""
 import sys
 from shop import create_app
-from shop.jobs import wait_for_inprocess_jobs
+from shop.queue import wait_for_inprocess_jobs
 
 app = create_app()
 client = app.test_client()

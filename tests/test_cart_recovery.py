@@ -21,7 +21,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import create_app, jobs
+from shop import create_app, jobs, queue
 from shop.accounts.models import User
 from shop.cart import services as carts
 from shop.cart.models import (
@@ -922,7 +922,7 @@ def test_the_embedded_default_runs_the_job_on_its_thread(app, shop, test_env, tm
         from shop.extensions import limiter
 
         limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
-        jobs.wait_for_inprocess_jobs(own_app)
+        queue.wait_for_inprocess_jobs(own_app)
         with own_app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from shop import create_app, jobs
+from shop import create_app, jobs, queue
 from shop.accounts import services as accounts
 from shop.accounts.models import User
 from shop.clock import utcnow
@@ -151,7 +151,7 @@ def test_welcome_mail_arrives_once_through_the_worker(app, auth, mailbox, rq_wor
     with app.app_context():
         db.session.get(OutboxEvent, event_id).status = OutboxStatus.PENDING
         db.session.commit()
-        jobs.enqueue(jobs.dispatch_outbox_events)
+        queue.enqueue(jobs.dispatch_outbox_events)
         deadline = time.monotonic() + 20
         while db.session.get(OutboxEvent, event_id).status != OutboxStatus.DONE:
             assert time.monotonic() < deadline
@@ -197,7 +197,7 @@ def test_embedded_default_runs_the_whole_chain_in_process(app, test_env, tmp_pat
     try:
         with own_app.app_context():
             accounts.register("ulysse@example.com", PASSWORD, locale="fr")
-            jobs.wait_for_inprocess_jobs(own_app)
+            queue.wait_for_inprocess_jobs(own_app)
             assert db.session.execute(
                 db.select(User.email).where(User.email == "ulysse@example.com")
             ).scalar_one()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from shop import queue
 from shop.cart.models import Cart, CartItem
 from shop.catalogue.models import Product, ProductVariant
 from shop.checkout import services as checkout
@@ -21,7 +22,7 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.invoices import services as invoices
 from shop.invoices.models import Invoice, InvoiceKind
-from shop.invoices.pdf import render_pdf
+from shop.invoices.pdf import render_pdf, render_pending
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests import catalogue_factory
@@ -318,7 +319,20 @@ def test_download_serves_the_pdf_to_the_token_holder_only(app, shop, client):
         token = orders.access_token(order)
         number = invoice.full_number
         invoice_id, other_invoice_id = invoice.id, other.id
-        assert invoice.pdf_path is None  # not rendered yet: the download renders it
+        assert invoice.pdf_path is None  # not rendered yet: a job renders it, never a request
+
+    with client.get(f"/fr/commande/{token}/facture/{invoice_id}.pdf") as waiting:
+        assert waiting.status_code == 202
+        assert waiting.mimetype == "text/html"
+        assert waiting.headers["Retry-After"] == "5"
+        assert waiting.headers["Cache-Control"] == "private, no-store"
+        assert "Votre facture est en cours de préparation" in waiting.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Invoice, invoice_id).pdf_path is None  # the request rendered none
+        queued = [job.func_name for job in queue.queue(app).jobs]
+        assert "shop.jobs.render_pending_documents" in queued
+        assert render_pending() == 2  # what that job does: both invoices, once each
+        assert render_pending() == 0
 
     with client.get(f"/fr/commande/{token}/facture/{invoice_id}.pdf") as response:
         assert response.status_code == 200

@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 from rq import SimpleWorker
 
-from shop import create_app, jobs
+from shop import create_app, jobs, queue
 from shop.checkout import services as checkout
 from shop.clock import utcnow
 from shop.extensions import db
+from shop.handlers import HANDLERS
 from shop.orders.models import Order, OrderStatus
 from shop.outbox import dispatch
-from shop.outbox.handlers import HANDLERS
 from shop.outbox.models import OutboxEvent, OutboxStatus
 from tests import services
 from tests.test_orders import _cart, _details, _variant_of
@@ -180,10 +180,10 @@ def test_emit_defers_one_dispatch_job_per_transaction_until_commit(app):
     with app.app_context():
         emit("probe", n=2)
         emit("probe", n=3)
-        pending = db.session().info[jobs._DEFERRED]
-        assert pending == [(jobs.dispatch_outbox_events, ())]
+        pending = db.session().info[queue._DEFERRED]
+        assert pending == [("shop.jobs.dispatch_outbox_events", ())]
         db.session.rollback()
-        assert jobs._DEFERRED not in db.session().info
+        assert queue._DEFERRED not in db.session().info
     assert _count(app, "probe") == 0
 
 
@@ -203,12 +203,12 @@ def test_a_burst_of_commits_enqueues_one_waiting_dispatch_job(app, test_env, tmp
         with own_app.app_context():
             from shop.outbox.services import emit
 
-            rq_queue = jobs.queue(own_app)
+            rq_queue = queue.queue(own_app)
             for n in range(5):
                 emit("probe", n=n)
                 db.session.commit()
             assert [job.func_name for job in rq_queue.jobs] == ["shop.jobs.dispatch_outbox_events"]
-            jobs.started(jobs.dispatch_outbox_events)  # as the job does when it starts
+            queue.started(jobs.dispatch_outbox_events)  # as the job does when it starts
             emit("probe", n=5)
             db.session.commit()
             assert len(rq_queue.jobs) == 2
@@ -288,11 +288,11 @@ def test_checkout_with_redis_down_commits_and_the_sweep_mails_once_redis_is_back
             db.session.remove()
 
             restarted = _redis_on(own_redis.port, tmp_path)
-            assert jobs.sweep_outbox() == {"events": 1, "emails": 0}
-            worker_queue = jobs.queue(own_app)
+            assert jobs.sweep_outbox() == {"events": 1, "documents": 0, "emails": 0}
+            worker_queue = queue.queue(own_app)
             SimpleWorker([worker_queue], connection=worker_queue.connection).work(burst=True)
             # Running the sweep and the worker again sends nothing more.
-            assert jobs.sweep_outbox() == {"events": 0, "emails": 0}
+            assert jobs.sweep_outbox() == {"events": 0, "documents": 0, "emails": 0}
             SimpleWorker([worker_queue], connection=worker_queue.connection).work(burst=True)
 
         [message] = mailbox.wait_for("redis.down@example.com")
@@ -400,7 +400,7 @@ def test_worker_killed_mid_batch_then_restarted_mails_every_order_once(
         # A minute later (its lock expired) the restarted worker's sweep takes the events
         # whose jobs died with the horse; emails whose delivery job was lost go out with the
         # email sweep a few minutes later.
-        redis_client = jobs.redis_connection(own_app)
+        redis_client = queue.redis_connection(own_app)
         redis_client.delete("comptoir:periodic:sweep_outbox")
         workers.append(_start_worker(env, tmp_path / "worker.log"))
         with own_app.app_context():

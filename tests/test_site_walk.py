@@ -135,7 +135,7 @@ def _load(app: Flask) -> None:
     """The demo shop, and what a shop that has traded a little has: orders in every state,
     invoices and a credit note, a shipment, an abandoned cart."""
     from shop import demo
-    from shop.jobs import wait_for_inprocess_jobs
+    from shop.queue import wait_for_inprocess_jobs
     from tests.outbox_support import deliver_outbox
 
     with app.app_context():

@@ -2,7 +2,7 @@
 
 Services take plain values (email, password, locale) and own their commit. Their mails
 (welcome, reset link) go through the outbox: an event in the same transaction, handled by
-the worker (``shop.outbox.handlers``), which renders and queues the email.
+the worker (``shop.handlers``), which renders and queues the email.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ import redis
 from flask import Flask, current_app, g, has_app_context
 
 from shop import local_versions
-from shop.jobs import redis_connection
 from shop.memory_cache import MemoryCache
+from shop.queue import redis_connection
 
 log = logging.getLogger("shop.cache")
 VERSION_KEY = "comptoir:catalogue:version"

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import func
 
-from shop import jobs
+from shop import queue
 from shop.catalogue import cache
 from shop.catalogue.models import Product, ProductImage
 from shop.catalogue.services import CatalogueError
@@ -136,7 +136,7 @@ def add_product_image(
     )
     db.session.add(image)
     db.session.flush()
-    jobs.defer(jobs.render_image_renditions, image.id)
+    queue.defer("shop.jobs.render_image_renditions", image.id)
     if commit:
         db.session.commit()
         cache.catalogue_changed()

@@ -29,8 +29,8 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from shop import local_versions
 from shop.checkout.models import ShippingMethod, TaxRate
 from shop.extensions import db
-from shop.jobs import redis_connection
 from shop.platform.models import PlatformConfig
+from shop.queue import redis_connection
 
 log = logging.getLogger("shop.checkout")
 VERSION_KEY = "comptoir:checkout-rules:version"

@@ -87,11 +87,11 @@ class _Feed:
         self.out_of_time = False
         self.unreachable = False
         self._lock = threading.Lock()
-        self._dealt: list[deque[tuple[int, str]]] = [deque() for _ in range(senders)]
+        self._dealt: list[deque[int]] = [deque() for _ in range(senders)]
         self._last = 0
         self._exhausted = False
 
-    def next(self, sender: int) -> tuple[int, str] | None:
+    def next(self, sender: int) -> int | None:
         with self._lock:
             if self.unreachable:
                 return None
@@ -105,11 +105,12 @@ class _Feed:
 
     def _read_page(self) -> None:
         rows = db.session.execute(
-            db.select(EmailMessage.id, EmailMessage.message_id, EmailMessage.to_address)
+            db.select(EmailMessage.id, EmailMessage.to_address)
             .where(
                 EmailMessage.status == EmailStatus.PENDING,
                 EmailMessage.attempts == 0,
                 EmailMessage.id > self._last,
+                services.ready_to_send(),
             )
             .order_by(EmailMessage.id)
             .limit(PAGE)
@@ -121,7 +122,7 @@ class _Feed:
         self._last = rows[-1].id
         for row in rows:
             recipient = row.to_address.strip().lower().encode()
-            self._dealt[zlib.crc32(recipient) % len(self._dealt)].append((row.id, row.message_id))
+            self._dealt[zlib.crc32(recipient) % len(self._dealt)].append(row.id)
 
 
 def _send_from(feed: _Feed, sender: int) -> int:
@@ -130,15 +131,9 @@ def _send_from(feed: _Feed, sender: int) -> int:
     db.session.rollback()  # the settings read for the session: hold no lock while sending
     sent = 0
     try:
-        while (row := feed.next(sender)) is not None:
-            email_id, message_id = row
+        while (email_id := feed.next(sender)) is not None:
             try:
-                sent += services.deliver(
-                    email_id,
-                    send=session.send,
-                    skip_locked=True,
-                    has_attachments=services.may_have_attachments(message_id),
-                )
+                sent += services.deliver(email_id, send=session.send, skip_locked=True)
             except (OSError, smtplib.SMTPException) as error:
                 log.warning("email not sent", extra={"email": email_id, "error": str(error)})
                 if session.unreachable:

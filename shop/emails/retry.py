@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from shop import jobs
+from shop import queue
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 
@@ -36,6 +36,6 @@ def retry(email_id: int) -> EmailMessage:
         db.session.rollback()
         raise NotRetryable(email_id)
     message.status = EmailStatus.PENDING
-    jobs.defer(jobs.deliver_email, message.id)
+    queue.defer("shop.jobs.deliver_email", message.id)
     db.session.commit()
     return message

@@ -1,5 +1,5 @@
 """Emails: rendered in the recipient's language when queued, delivered by a job after commit
-(``jobs.deliver_emails``: every queued message over one SMTP session, see ``batch``).
+(``shop.jobs.deliver_emails``: every queued message over one SMTP session, see ``batch``).
 
 Retries without new columns: a failed delivery leaves the message PENDING with its
 ``attempts`` and ``last_error``. The periodic outbox sweep (``retry_due``) re-sends a pending
@@ -25,13 +25,16 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import ColumnElement
 from werkzeug.routing import BuildError
 
-from shop import jobs
+from shop import queue
 from shop.clock import utcnow
 from shop.emails import suppression, transport, wire
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
+from shop.invoices import pdf
+from shop.invoices.models import Invoice
 
 log = logging.getLogger("shop.emails")
 
@@ -67,12 +70,20 @@ def message_id_for(tag: str) -> str:
 
 
 def queue_email(
-    kind: str, to: str, locale: str, *, message_id: str | None = None, **context: Any
+    kind: str,
+    to: str,
+    locale: str,
+    *,
+    message_id: str | None = None,
+    invoice_id: int | None = None,
+    **context: Any,
 ) -> EmailMessage:
     """Render ``emails/<kind>.txt`` and ``.html`` and add the message to the session.
 
     The caller's transaction commits it; delivery is enqueued only after that commit. With a
     ``message_id`` already queued, the existing message is returned and nothing is added.
+    ``invoice_id``: the invoice or credit note whose stored PDF the mail carries (it is
+    sent once that PDF is rendered).
     """
     if message_id is not None:
         existing = db.session.execute(
@@ -93,10 +104,11 @@ def queue_email(
         text_body=text,
         html_body=html,
         message_id=message_id or make_msgid(idstring=kind, domain=mail_domain()),
+        invoice_id=invoice_id,
     )
     db.session.add(message)
     db.session.flush()
-    jobs.defer(jobs.deliver_emails)
+    queue.defer("shop.jobs.deliver_emails")
     return message
 
 
@@ -151,42 +163,26 @@ def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
     return headers
 
 
-def attachments_for(message: EmailMessage) -> list[Attachment]:
-    """Files attached at send time (nothing stored twice). The invoices package provides
-    ``shop.invoices.attachments.for_email(message) -> list[Attachment]`` (invoice PDF for
-    ``payment_received``, credit note for ``order_refunded``; ``source_event`` tells which
-    order or refund); without it, no attachments. Called before the message's row lock, so
-    it may commit idempotent work of its own (issue or render the document)."""
-    try:
-        from shop.invoices import attachments  # type: ignore[attr-defined]
-    except ImportError:
+def attachments_for(message: EmailMessage) -> list[Attachment] | None:
+    """The files the message carries: the stored PDF of the document it names, if any.
+    None while that PDF is not rendered yet (the message waits: the job rendering it
+    sends the waiting mails next)."""
+    if message.invoice_id is None:
         return []
-    return list(attachments.for_email(message))
-
-
-def may_have_attachments(message_id: str) -> bool:
-    """Whether a message could carry files (without loading it): only the mails of the
-    events the invoices package attaches documents to."""
-    try:
-        from shop.invoices import attachments
-    except ImportError:
-        return False
-    source = _source_of(message_id)
-    return source is not None and source[0] in attachments.EVENT_TYPES
-
-
-def source_event(message: EmailMessage) -> tuple[str, int] | None:
-    """The outbox event a message was queued for: ``<order_paid.123@shop>`` → ("order_paid",
-    123); None for messages not queued by an event handler."""
-    return _source_of(message.message_id)
-
-
-def _source_of(message_id: str) -> tuple[str, int] | None:
-    local = message_id.strip("<>").rsplit("@", 1)[0]
-    event_type, _, event_id = local.rpartition(".")
-    if not event_type or not event_id.isdigit():
+    invoice = db.session.get(Invoice, message.invoice_id)
+    path = pdf.stored_pdf(invoice) if invoice is not None else None
+    if path is None:
         return None
-    return event_type, int(event_id)
+    return [Attachment(invoice.filename, "application/pdf", path.read_bytes())]
+
+
+def ready_to_send() -> ColumnElement[bool]:
+    """Messages naming no document, or one whose PDF is rendered (the others wait)."""
+    return ~(
+        db.select(Invoice.id)
+        .where(Invoice.id == EmailMessage.invoice_id, Invoice.pdf_path.is_(None))
+        .exists()
+    )
 
 
 def headers_for(message: EmailMessage) -> list[tuple[str, str]]:
@@ -247,7 +243,6 @@ def deliver(
     *,
     send: Callable[[wire.Outgoing], None] | None = None,
     skip_locked: bool = False,
-    has_attachments: bool = True,
 ) -> bool:
     """Send one queued email; safe to run twice (a sent message is skipped).
 
@@ -255,22 +250,9 @@ def deliver(
     Returns whether this call sent it. An SMTP failure is recorded (attempts, last_error),
     re-raised, and retried later by ``retry_due``. ``send`` replaces ``transport.send``
     (a batch passes its open session); with ``skip_locked``, a message another worker holds
-    is left to it (returns False) instead of waited for. ``has_attachments=False`` (the
-    caller knows, see ``may_have_attachments``) saves the first read.
+    is left to it (returns False) instead of waited for. A message whose document is not
+    rendered yet is left waiting (False), its attempts untouched.
     """
-    files: list[Attachment] = []
-    if has_attachments:
-        waiting = db.session.execute(
-            db.select(EmailMessage).where(
-                EmailMessage.id == email_id, EmailMessage.status == EmailStatus.PENDING
-            )
-        ).scalar_one_or_none()
-        if waiting is None:
-            db.session.rollback()
-            return False
-        # Gathered before the row lock: a provider may run (and commit) its own idempotent
-        # work, such as rendering the invoice PDF.
-        files = attachments_for(waiting)
     message = db.session.execute(
         db.select(EmailMessage)
         .where(EmailMessage.id == email_id)
@@ -278,6 +260,10 @@ def deliver(
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if message is None or message.status != EmailStatus.PENDING:
+        db.session.rollback()
+        return False
+    files = attachments_for(message)
+    if files is None:
         db.session.rollback()
         return False
     if is_marketing(message.kind) and suppression.is_suppressed(message.to_address):
@@ -336,6 +322,7 @@ def retry_due(now: datetime | None = None, batch: int = 200) -> int:
             .where(
                 EmailMessage.status == EmailStatus.PENDING,
                 EmailMessage.created_at <= now - RETRY_GRACE,
+                ready_to_send(),
             )
             .order_by(EmailMessage.id)
             .limit(batch)

@@ -25,6 +25,7 @@ from flask_babel import force_locale, format_date
 from markupsafe import Markup
 from PIL import ImageFile
 
+from shop import sql
 from shop.checkout.defaults import percent
 from shop.config import LOCALES
 from shop.extensions import db
@@ -97,48 +98,110 @@ def _relative_path(invoice: Invoice, locale: str) -> str:
     return f"{invoice.year}/{invoice.series}/{invoice.full_number}{suffix}.pdf"
 
 
-def render_pdf(invoice_id: int, locale: str | None = None) -> Path:
-    """The invoice's PDF, rendered on the first call and read from disk afterwards.
-
-    Rendering holds no lock and no transaction (the snapshot never changes); the document
-    of record is then written under the invoice's row lock, once: a worker that finds it
-    written meanwhile keeps that file and drops its own copy. A file lost from disk is
-    rendered again from the same snapshot (and logged).
-    """
-    invoice = db.session.execute(
-        db.select(Invoice).where(Invoice.id == invoice_id).execution_options(populate_existing=True)
-    ).scalar_one()
+def stored_pdf(invoice: Invoice, locale: str | None = None) -> Path | None:
+    """The PDF already rendered for ``invoice`` in ``locale`` (default: the document of
+    record), or None: what downloads and the mailer use. They never render: that is the
+    jobs' work (``render_pending``, ``render_pdf``)."""
     locale = locale or invoice.locale
     if locale not in LOCALES:
         raise ValueError(f"no invoice layout in {locale!r}")
     relative = _relative_path(invoice, locale)
+    if locale == invoice.locale and invoice.pdf_path != relative:
+        return None
     path = invoices_root() / relative
-    of_record = locale == invoice.locale
-    if path.exists() and (not of_record or invoice.pdf_path == relative):
-        db.session.rollback()
-        return path
-    if of_record and invoice.pdf_path:
-        log.warning("invoice PDF missing, rendered again", extra={"invoice": invoice.full_number})
-    data, kind = invoice.data, invoice.kind
+    return path if path.exists() else None
+
+
+def pending_ids(limit: int = 100) -> list[int]:
+    """Issued documents whose PDF of record is not rendered yet, oldest first."""
+    return list(
+        db.session.scalars(
+            db.select(Invoice.id)
+            .where(Invoice.pdf_path.is_(None))
+            .order_by(Invoice.id)
+            .limit(limit)
+        )
+    )
+
+
+def render_pending(limit: int = 100) -> int:
+    """Render the PDF of record of every document issued without one (the job deferred by
+    the outbox handler that issued it, and the periodic sweep). Returns how many this call
+    rendered: a document another worker is rendering is left to it."""
+    ids = pending_ids(limit)
     db.session.rollback()
-    content = render_bytes(data, kind, locale)
-    if not of_record:
-        _write_atomically(path, content)
-        return path
+    return sum(_render_of_record(invoice_id) is not None for invoice_id in ids)
+
+
+def render_pdf(invoice_id: int, locale: str | None = None) -> Path:
+    """The invoice's PDF in ``locale``, rendered if it is not on disk (in a job: requests
+    read ``stored_pdf``). The document of record is rendered under the invoice's row lock,
+    once; a courtesy copy in another language is written next to it, never recorded. A file
+    lost from disk is rendered again from the same snapshot (and logged)."""
     invoice = db.session.execute(
-        db.select(Invoice)
-        .where(Invoice.id == invoice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        db.select(Invoice).where(Invoice.id == invoice_id).execution_options(populate_existing=True)
     ).scalar_one()
+    locale = locale or invoice.locale
+    found = stored_pdf(invoice, locale)
+    if found is not None:
+        db.session.rollback()
+        return found
+    if locale == invoice.locale:
+        db.session.rollback()
+        path = _render_of_record(invoice_id, wait=True)
+        assert path is not None
+        return path
+    data, kind, path = invoice.data, invoice.kind, invoices_root() / _relative_path(invoice, locale)
+    db.session.rollback()
+    _write_atomically(path, render_bytes(data, kind, locale))
+    return path
+
+
+def _render_of_record(invoice_id: int, *, wait: bool = False) -> Path | None:
+    """Render and record the document of record, once. Returns its path (None: the invoice
+    is gone, or, with ``wait=False``, another worker holds it and renders it).
+
+    On PostgreSQL the invoice's row stays locked from the check to the commit, so no two
+    workers render it. On SQLite (the embedded default: one in-process runner renders, one
+    job at a time) no transaction is held while rendering: a write at its end would fail
+    once another connection had written meanwhile; the row is read again under the write
+    and a copy recorded meanwhile is kept.
+    """
+    invoice = _claim(invoice_id, skip_locked=not wait)
+    if invoice is None:
+        db.session.rollback()
+        return None
+    relative = _relative_path(invoice, invoice.locale)
+    path = invoices_root() / relative
     if invoice.pdf_path == relative and path.exists():
         db.session.rollback()
-        return path
+        return path if wait else None
+    if invoice.pdf_path:
+        log.warning("invoice PDF missing, rendered again", extra={"invoice": invoice.full_number})
+    data, kind, locale = invoice.data, invoice.kind, invoice.locale
+    held = sql.is_postgresql()
+    if not held:
+        db.session.rollback()
+    content = render_bytes(data, kind, locale)
+    if not held:
+        invoice = _claim(invoice_id, skip_locked=False)
+        if invoice is None or (invoice.pdf_path == relative and path.exists()):
+            db.session.rollback()
+            return path if invoice is not None else None
     _write_atomically(path, content)
     invoice.pdf_path = relative
     invoice.sha256 = hashlib.sha256(content).hexdigest()
     db.session.commit()
     return path
+
+
+def _claim(invoice_id: int, *, skip_locked: bool) -> Invoice | None:
+    return db.session.execute(
+        db.select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def render_bytes(data: dict[str, Any], kind: str, locale: str) -> bytes:

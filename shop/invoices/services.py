@@ -2,10 +2,10 @@
 
 Issuing and rendering are two steps on purpose. ``issue_invoice`` / ``issue_credit_note``
 allocate the number and write the ``invoices`` row in one short transaction (the number and
-the row commit together, or neither does: no gap). ``render_pdf`` (``shop.invoices.pdf``)
-runs afterwards, outside that transaction, from the snapshot alone; it is idempotent, so the
-worker handling ``order_paid`` / ``order_refunded`` calls ``issue_*`` then ``render_pdf`` and
-may be retried at any point. ``on_order_paid`` and ``on_order_refunded`` do exactly that.
+the row commit together, or neither does: no gap). The PDF is rendered afterwards, once, by
+a job (``shop.invoices.pdf.render_pending``), from the snapshot alone: the outbox handlers
+of ``order_paid`` / ``order_refunded`` issue the document, defer that job and queue the mail
+naming the document, which the mailer sends with the stored PDF once it exists.
 
 Numbers: ``F-2026-000001`` for invoices, ``AV-2026-000001`` for credit notes (avoirs), one
 sequence per series and calendar year (the year of the issue date in the shop's time zone,
@@ -46,13 +46,12 @@ from shop.checkout import taxes as tax_rules
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
-from shop.invoices.pdf import render_pdf
 from shop.orders.models import Order, OrderStatus
 from shop.payments.models import Refund
 from shop.platform.services import get_setting, set_setting
 
 log = logging.getLogger("shop.invoices")
-__all__ = ["issue_credit_note", "issue_invoice", "load_demo_identity", "render_pdf"]
+__all__ = ["issue_credit_note", "issue_invoice", "load_demo_identity"]
 
 # Seller identity, from ``platform_config`` (edited in the back office's settings).
 IDENTITY_KEYS = (
@@ -263,20 +262,6 @@ def issue_credit_note_in_transaction(refund_id: int) -> Invoice:
         credits_invoice_id=invoice.id,
         refund_id=refund.id,
     )
-
-
-def on_order_paid(order_id: int) -> Invoice:
-    """Outbox handler for ``order_paid``: issue, then render (both idempotent)."""
-    invoice = issue_invoice(order_id)
-    render_pdf(invoice.id)
-    return invoice
-
-
-def on_order_refunded(refund_id: int) -> Invoice:
-    """Outbox handler for ``order_refunded``: issue the credit note, then render it."""
-    note = issue_credit_note(refund_id)
-    render_pdf(note.id)
-    return note
 
 
 # -- snapshots -------------------------------------------------------------------------------

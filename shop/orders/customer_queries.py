@@ -26,6 +26,7 @@ class Document:
     kind: str
     full_number: str
     issued_at: datetime
+    ready: bool  # its PDF is rendered (until then the page says it is being prepared)
 
     @property
     def is_credit_note(self) -> bool:
@@ -115,7 +116,13 @@ def order_of(customer_id: int, number: str) -> CustomerOrder | None:
 def documents_of(order_id: int) -> list[Document]:
     """The order's invoice and credit notes, oldest first."""
     rows = db.session.execute(
-        select(Invoice.id, Invoice.kind, Invoice.full_number, Invoice.issued_at)
+        select(
+            Invoice.id,
+            Invoice.kind,
+            Invoice.full_number,
+            Invoice.issued_at,
+            Invoice.pdf_path.is_not(None),
+        )
         .where(Invoice.order_id == order_id)
         .order_by(Invoice.issued_at, Invoice.id)
     ).all()

@@ -1,10 +1,10 @@
 """Sending an order email again (the customer lost it), through the same templates.
 
 A resend is queued for the outbox event the original was queued for, with a Message-ID of
-its own: ``<order_paid.123@resend-<random>.shop>``. Its left part is the original's, so
-``shop.emails.services.source_event`` still names event 123 and the invoice (or credit note)
-is attached again; its right part makes it a new message that mail clients do not fold into
-the first one.
+its own: ``<order_paid.123@resend-<random>.shop>`` (the left part names the event for whoever
+reads the headers; the right part makes it a new message that mail clients do not fold into
+the first one). It names the same document as the original (``invoice_id``), so the invoice
+or credit note is attached again.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from shop.emails.models import EmailMessage
-from shop.emails.services import mail_domain, queue_email
+from shop.emails.services import mail_domain, message_id_for, queue_email
 from shop.extensions import db
 from shop.orders.admin_queries import order_events
 from shop.orders.models import Order, Shipment
+from shop.orders.services import email_context
 from shop.outbox.models import OutboxEvent
 
 
@@ -79,19 +80,23 @@ def queue_resend(order_id: int, kind: str, *, event_id: int | None = None) -> Em
     if not candidates:
         raise NothingToResend(kind)
     event = candidates[-1]
-    from shop.outbox.handlers import _order_context
-
-    context: dict[str, Any] = _order_context(order)
+    context: dict[str, Any] = email_context(order)
     context.update({name: event.payload.get(key) for name, key in spec.extras})
     for name, model, key in spec.rows:
         row = db.session.get(model, event.payload.get(key))
         if row is None:  # deleted since: the original cannot be rebuilt
             raise NothingToResend(kind)
         context[name] = row
+    original = db.session.execute(
+        db.select(EmailMessage.invoice_id).where(
+            EmailMessage.message_id == message_id_for(f"{event.type}.{event.id}")
+        )
+    ).scalar_one_or_none()
     return queue_email(
         kind,
         order.email,
         order.locale,
         message_id=f"<{event.type}.{event.id}@resend-{secrets.token_hex(6)}.{mail_domain()}>",
+        invoice_id=original,
         **context,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -24,6 +25,8 @@ from shop.inventory import services as inventory
 from shop.orders.models import ORDER_NUMBERS, Order, OrderNumberSequence, OrderStatus
 from shop.outbox.services import emit
 from shop.payments.models import Payment, PaymentStatus, Refund
+from shop.platform.bank import bank_details
+from shop.urls import public_url
 
 log = logging.getLogger("shop.orders")
 _ACCESS_SALT = "comptoir.order-access"
@@ -88,6 +91,18 @@ def _serializer() -> URLSafeSerializer:
 def access_token(order: Order) -> str:
     """A link token for guests: whoever has it may see this order (sent by email)."""
     return _serializer().dumps({"o": order.id, "n": order.number})
+
+
+def email_context(order: Order) -> dict[str, Any]:
+    """What every order email's template gets: the order, the link to its page and the
+    shop's bank details (for orders awaiting a transfer)."""
+    return {
+        "order": order,
+        "order_url": public_url(
+            "checkout.confirmation", lang=order.locale, token=access_token(order)
+        ),
+        "bank": bank_details(),
+    }
 
 
 def order_for_token(token: str) -> Order | None:

@@ -24,7 +24,9 @@ after ``OUTBOX_MAX_ATTEMPTS`` (default 8) failures it is DEAD and waits for staf
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -33,7 +35,6 @@ from sqlalchemy import ColumnElement, text
 from shop import sql
 from shop.clock import utcnow
 from shop.extensions import db
-from shop.outbox.handlers import HANDLERS
 from shop.outbox.models import OutboxEvent, OutboxStatus
 
 log = logging.getLogger("shop.outbox")
@@ -45,6 +46,13 @@ DEFAULT_SWEEP_BATCH = 200
 DEFAULT_CLAIM_BATCH = 25
 DEFAULT_LOCK_TIMEOUT_MS = 500
 _UNDELIVERED = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+# The handlers use the domain, which sits above this foundation: they are found by name.
+HANDLERS_MODULE = "shop.handlers"
+
+
+def handlers() -> dict[str, Callable[[OutboxEvent], None]]:
+    """``{event type: handler}`` from ``HANDLERS_MODULE`` (imported on first use)."""
+    return importlib.import_module(HANDLERS_MODULE).HANDLERS
 
 
 def backoff(attempts: int) -> timedelta:
@@ -125,7 +133,7 @@ def sweep(batch: int | None = None, now: datetime | None = None) -> int:
 def _run(event: OutboxEvent) -> bool:
     """Handle one claimed event in a savepoint and record the outcome on it; the caller
     commits."""
-    handler = HANDLERS.get(event.type)
+    handler = handlers().get(event.type)
     if handler is None:
         log.warning("no handler for outbox event", extra={"event": event.id, "type": event.type})
         _finish(event)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from shop import jobs
+from shop import queue
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.outbox.models import OutboxEvent, OutboxStatus
@@ -58,6 +58,6 @@ def retry(event_id: int) -> OutboxEvent:
     event.status = OutboxStatus.PENDING
     event.next_retry_at = utcnow()
     event.processed_at = None
-    jobs.defer(jobs.dispatch_outbox_event, event.id)
+    queue.defer("shop.jobs.dispatch_outbox_event", event.id)
     db.session.commit()
     return event

@@ -1,6 +1,6 @@
 """Writing outbox events: in the caller's transaction, so an event exists iff its change does.
 
-Each commit that wrote events is followed by a dispatch job (``jobs.dispatch_outbox_events``,
+Each commit that wrote events is followed by a dispatch job (``shop.jobs.dispatch_outbox_events``,
 coalesced: one waiting copy delivers every due event, a burst costs a job or two), and the
 periodic sweep delivers them if that job is lost (Redis down): see ``shop.outbox.dispatch``.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from shop import jobs
+from shop import queue
 from shop.extensions import db
 from shop.outbox.models import OutboxEvent
 
@@ -25,4 +25,4 @@ def emit(event_type: str, **payload: Any) -> None:
         _INSERT_EVENT,
         {"type": event_type, "payload": payload, "order_id": payload.get("order_id")},
     )
-    jobs.defer(jobs.dispatch_outbox_events)
+    queue.defer("shop.jobs.dispatch_outbox_events")

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from shop.extensions import db
-from shop.jobs import redis_connection
+from shop.queue import redis_connection
 
 bp = Blueprint("health", __name__)
 

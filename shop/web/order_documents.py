@@ -20,13 +20,15 @@ def documents_context(
     url_of: Callable[[Document], str],
     page_url: str,
 ) -> dict[str, Any]:
-    """What ``orders/_documents.html`` needs: the documents and their links, and while a paid
-    order's invoice is being issued by the worker, where and whether to ask again."""
+    """What ``orders/_documents.html`` needs: the documents whose PDF is ready and their
+    links, and while a paid order's invoice (or a credit note) is being issued or rendered by
+    the worker, where and whether to ask again."""
     raw = request.args.get("poll", "0")
     polls = int(raw) if raw.isdigit() and len(raw) < 4 else 0
-    preparing = not documents and order.paid_at is not None
+    ready = [document for document in documents if document.ready]
+    preparing = order.paid_at is not None and (not documents or len(ready) < len(documents))
     return {
-        "documents": [(document, url_of(document)) for document in documents],
+        "documents": [(document, url_of(document)) for document in ready],
         "preparing": preparing,
         "awaiting_payment": not documents and order.status == OrderStatus.PENDING_PAYMENT,
         "page_url": page_url,

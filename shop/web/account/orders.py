@@ -79,4 +79,4 @@ def order_document(number: str, invoice_id: int) -> Response:
     invoice = customer_queries.document_of(order_id, invoice_id) if order_id else None
     if invoice is None:
         abort(404)
-    return send_document(invoice)
+    return send_document(invoice, url_for("account.order", number=number[:40]))

@@ -1,11 +1,15 @@
-"""What each outbox event does: ``{event type: handler}``, used by the dispatcher.
+"""What each outbox event does: ``{event type: handler}``, looked up by the dispatcher
+(``shop.outbox.dispatch``) under this module's dotted name. The top floor, beside the job
+bodies: handlers use several domain packages, and none of them imports this module.
 
 A handler takes the claimed event and runs inside the dispatcher's transaction (it must not
 commit). It is idempotent: emails are queued under a Message-ID derived from the event id
 (``<order_paid.123@shop>``), so running an event twice queues one email.
 
 A paid order's invoice and a refund's credit note are issued by their event's handler, in
-that same transaction, before the mail is queued (see ``_issuing``).
+that same transaction, before the mail is queued; the mail names the document
+(``email_outbox.invoice_id``) and the mailer attaches its stored PDF. The PDF is rendered
+once, by the ``render_pending_documents`` job deferred here; the mail waits for it.
 
 Account mails name the user only: the handler reads the address and language when it runs,
 and makes the password reset token itself (see ``send_password_reset``).
@@ -20,18 +24,23 @@ from typing import Any
 
 from flask import current_app
 
+from shop import queue
 from shop.accounts.models import User
+from shop.accounts.services import make_reset_token
 from shop.clock import utcnow
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
 from shop.invoices import services as invoices
+from shop.invoices.models import Invoice
 from shop.invoices.services import InvoiceError
 from shop.orders.models import Order, Shipment
+from shop.orders.services import email_context
 from shop.outbox.models import OutboxEvent
 
 log = logging.getLogger("shop.outbox")
 
 Handler = Callable[[OutboxEvent], None]
+RENDER_JOB = "shop.jobs.render_pending_documents"
 
 
 def _order(event: OutboxEvent) -> Order | None:
@@ -47,32 +56,34 @@ def _undeliverable(address: str) -> bool:
     return address.rsplit("@", 1)[-1].lower().endswith(".invalid")
 
 
-def _order_context(order: Order) -> dict[str, Any]:
-    from shop.orders.services import access_token
-    from shop.platform.bank import bank_details
-    from shop.urls import public_url
-
-    return {
-        "order": order,
-        "order_url": public_url(
-            "checkout.confirmation", lang=order.locale, token=access_token(order)
-        ),
-        "bank": bank_details(),
-    }
+def _message_id(event: OutboxEvent) -> str:
+    return message_id_for(f"{event.type}.{event.id}")
 
 
-def _order_email(kind: str, **extra: Any) -> Handler:
+def _send_order_email(
+    kind: str, event: OutboxEvent, *, document: Invoice | None = None, **extra: Any
+) -> None:
+    order = _order(event)
+    if order is None:  # deleted or anonymized since: nobody left to tell
+        return
+    queue_email(
+        kind,
+        order.email,
+        order.locale,
+        message_id=_message_id(event),
+        invoice_id=document.id if document is not None else None,
+        **email_context(order),
+        **extra,
+    )
+
+
+def _order_email(kind: str, **extra: str) -> Handler:
+    """A handler queueing ``kind`` for the event's order (``extra``: template variable <-
+    event payload key)."""
+
     def handle(event: OutboxEvent) -> None:
-        order = _order(event)
-        if order is None:  # deleted or anonymized since: nobody left to tell
-            return
-        queue_email(
-            kind,
-            order.email,
-            order.locale,
-            message_id=message_id_for(f"{event.type}.{event.id}"),
-            **_order_context(order),
-            **{name: event.payload.get(key) for name, key in extra.items()},
+        _send_order_email(
+            kind, event, **{name: event.payload.get(key) for name, key in extra.items()}
         )
 
     handle.__name__ = f"send_{kind}"
@@ -81,18 +92,10 @@ def _order_email(kind: str, **extra: Any) -> Handler:
 
 def send_shipped(event: OutboxEvent) -> None:
     """The "shipped" mail: carrier, tracking number and link, as recorded on the shipment."""
-    order = _order(event)
     shipment = db.session.get(Shipment, event.payload["shipment_id"])
-    if order is None or shipment is None:
+    if shipment is None:
         return
-    queue_email(
-        "order_shipped",
-        order.email,
-        order.locale,
-        message_id=message_id_for(f"{event.type}.{event.id}"),
-        shipment=shipment,
-        **_order_context(order),
-    )
+    _send_order_email("order_shipped", event, shipment=shipment)
 
 
 def _active_user(event: OutboxEvent) -> User | None:
@@ -101,10 +104,6 @@ def _active_user(event: OutboxEvent) -> User | None:
     if user is None or not user.is_active or _undeliverable(user.email):
         return None
     return user
-
-
-def _message_id(event: OutboxEvent) -> str:
-    return message_id_for(f"{event.type}.{event.id}")
 
 
 def send_welcome(event: OutboxEvent) -> None:
@@ -118,8 +117,6 @@ def send_password_reset(event: OutboxEvent) -> None:
     """The reset link, with a token made now: the event holds none, and the token dies with
     the next password change and after ``PASSWORD_RESET_MAX_AGE`` anyway. A request older
     than that age is dropped: its asker has long moved on, and may ask again."""
-    from shop.accounts.services import make_reset_token
-
     user = _active_user(event)
     if user is None:
         return
@@ -140,41 +137,47 @@ def send_password_reset(event: OutboxEvent) -> None:
     )
 
 
-def _issuing(issue: Callable[[OutboxEvent], None], then: Handler) -> Handler:
+def _with_document(issue: Callable[[OutboxEvent], Invoice], kind: str, **extra: str) -> Handler:
     """Issue the legal document first, in the event's transaction, then tell the customer:
     the invoice exists from the payment on, whether or not a mail can be sent (an anonymized
-    or unsubscribed address, an SMTP server down for hours). The mail attaches it when sent;
-    the PDF is rendered then, or on the first download."""
+    or unsubscribed address, an SMTP server down for hours). Its PDF is rendered by a job
+    after the commit; the mail names it and waits for it."""
 
     def handle(event: OutboxEvent) -> None:
+        document: Invoice | None = None
         try:
-            issue(event)
+            document = issue(event)
         except InvoiceError as error:  # not paid (any more): no document, the mail as ever
             log.warning(
                 "no document issued", extra={"event": event.id, "error": type(error).__name__}
             )
-        then(event)
+        if document is not None and document.pdf_path is None:
+            queue.defer(RENDER_JOB)
+        _send_order_email(
+            kind,
+            event,
+            document=document,
+            **{name: event.payload.get(key) for name, key in extra.items()},
+        )
 
-    handle.__name__ = then.__name__
+    handle.__name__ = f"send_{kind}"
     return handle
 
 
-def _issue_invoice(event: OutboxEvent) -> None:
-    invoices.issue_invoice_in_transaction(event.payload["order_id"])
+def _issue_invoice(event: OutboxEvent) -> Invoice:
+    return invoices.issue_invoice_in_transaction(event.payload["order_id"])
 
 
-def _issue_credit_note(event: OutboxEvent) -> None:
-    invoices.issue_credit_note_in_transaction(event.payload["refund_id"])
+def _issue_credit_note(event: OutboxEvent) -> Invoice:
+    return invoices.issue_credit_note_in_transaction(event.payload["refund_id"])
 
 
 HANDLERS: dict[str, Handler] = {
     "user_registered": send_welcome,
     "password_reset_requested": send_password_reset,
     "order_placed": _order_email("order_confirmation"),
-    "order_paid": _issuing(_issue_invoice, _order_email("payment_received")),
+    "order_paid": _with_document(_issue_invoice, "payment_received"),
     "order_cancelled": _order_email("order_cancelled"),
-    "order_refunded": _issuing(
-        _issue_credit_note, _order_email("order_refunded", refund_amount="amount")
-    ),
+    "order_refunded": _with_document(_issue_credit_note, "order_refunded", refund_amount="amount"),
     "order_shipped": send_shipped,
 }
