@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -15,7 +16,9 @@ from shop import queue
 from shop.cart.models import Cart, CartItem
 from shop.catalogue.models import Product, ProductVariant
 from shop.checkout import services as checkout
+from shop.checkout import settings as tax_settings
 from shop.checkout.defaults import load_defaults
+from shop.checkout.models import TaxRate
 from shop.checkout.services import CheckoutDetails
 from shop.clock import utcnow
 from shop.extensions import db
@@ -44,14 +47,18 @@ QUEBEC_ADDRESS = {
 @pytest.fixture
 def shop(app):
     with app.app_context():
-        ids = catalogue_factory.build(6)
-        load_defaults()
-        invoices.load_demo_identity()
-        # Product 2 sells at the reduced rate: the invoice then shows two VAT rates.
-        db.session.get(Product, ids["products"][2]).tax_class = "reduced"
-        db.session.commit()
-        for product_id in ids["products"][2:5]:
-            inventory.receive(_variant(product_id), 50, reason="invoice tests")
+        return _stocked_shop()
+
+
+def _stocked_shop() -> dict:
+    ids = catalogue_factory.build(6)
+    load_defaults()
+    invoices.load_demo_identity()
+    # Product 2 sells at the reduced rate: the invoice then shows two VAT rates.
+    db.session.get(Product, ids["products"][2]).tax_class = "reduced"
+    db.session.commit()
+    for product_id in ids["products"][2:5]:
+        inventory.receive(_variant(product_id), 50, reason="invoice tests")
     return ids
 
 
@@ -394,3 +401,161 @@ def test_the_worker_warm_up_lays_out_its_sample_like_a_real_snapshot(app, shop):
         db.session.refresh(invoice)
         assert (invoice.pdf_path, invoice.sha256) == (None, None)
     assert set(folder.rglob("*")) == files  # nothing written
+
+
+# -- the rates sold, kept --------------------------------------------------------------------
+
+VAT_20 = {"name_fr": "TVA 20\u202f%", "name_en": "VAT 20%", "rate_ppm": 200_000}
+VAT_5_5 = {"name_fr": "TVA 5,5\u202f%", "name_en": "VAT 5.5%", "rate_ppm": 55_000}
+GST = {"name_fr": "TPS", "name_en": "GST", "rate_ppm": 50_000}
+QST = {"name_fr": "TVQ", "name_en": "QST", "rate_ppm": 99_750}
+BEFORE_KEPT_RATES = "3ca89dd62079"  # the revision before order lines kept their rates
+
+
+def _printed(component: dict) -> dict:
+    return {
+        "fr": component["name_fr"],
+        "en": component["name_en"],
+        "rate_ppm": component["rate_ppm"],
+    }
+
+
+def _change_rates(country: str, region: str, rate_ppm: int, new_rate_ppm: int, **names) -> None:
+    """The staff's change of a destination's rate (in every tax class that has it), through
+    the back office's service; ``names`` (name_fr, name_en) renames it too."""
+    ids = db.session.scalars(
+        db.select(TaxRate.id).where(
+            TaxRate.country == country, TaxRate.region == region, TaxRate.rate_ppm == rate_ppm
+        )
+    ).all()
+    assert ids
+    for rate_id in ids:
+        snapshot = tax_settings.tax_rate_snapshot(tax_settings.tax_rate(rate_id))
+        tax_settings.update_tax_rate(
+            rate_id, tax_settings.TaxRateData(**{**snapshot, "rate_ppm": new_rate_ppm, **names})
+        )
+
+
+def _vat(percent: str) -> dict[str, str]:
+    return {"name_fr": f"TVA {percent.replace('.', ',')}\u202f%", "name_en": f"VAT {percent}%"}
+
+
+def _kept_rates(order_id: int) -> tuple[list, list, bool]:
+    order = db.session.get(Order, order_id)
+    return (
+        [line.tax_components for line in order.lines],
+        order.shipping_tax_components,
+        order.tax_rates_backfilled,
+    )
+
+
+def test_a_rate_changed_after_the_sale_changes_nothing_on_its_documents(app, shop):
+    with app.app_context():
+        products = shop["products"]
+        # 45 € at 20 % and 12 € at 5,5 %: under 60 €, so Colissimo is charged (at 20 %).
+        lines = [(_variant(products[1]), 1), (_variant(products[2]), 1)]
+        french = _order(lines)
+        quebec = _order(
+            [(_variant(products[1]), 1)], address=QUEBEC_ADDRESS, shipping="canada-post"
+        )
+        refunded = _order(lines)  # refunded in full after the change, not invoiced before
+        assert _kept_rates(french) == ([[VAT_20], [VAT_5_5]], [VAT_20], False)
+        assert _kept_rates(quebec) == ([[GST, QST]], [GST, QST], False)
+        before = {
+            order_id: invoices.invoice_data(db.session.get(Order, order_id))
+            for order_id in (french, quebec)
+        }
+        assert [line["rates"] for line in before[french]["lines"]] == [
+            [_printed(VAT_20)],
+            [_printed(VAT_5_5)],
+        ]
+        assert before[french]["shipping"]["rates"] == [_printed(VAT_20)]
+        assert before[quebec]["lines"][0]["rates"] == [_printed(GST), _printed(QST)]
+        frozen = {order_id: json.dumps(data) for order_id, data in before.items()}
+
+        _change_rates("FR", "", 200_000, 210_000, **_vat("21"))
+        _change_rates("FR", "", 55_000, 60_000, **_vat("6"))
+        _change_rates("CA", "QC", 99_750, 100_000)
+        db.session.expire_all()
+
+        # Rebuilt after the change, and issued after it: the same data, field for field.
+        for order_id in (french, quebec):
+            after = invoices.invoice_data(db.session.get(Order, order_id))
+            assert after == before[order_id]
+            assert json.dumps(after) == frozen[order_id]
+            invoice = invoices.issue_invoice(order_id)
+            issued = {k: v for k, v in invoice.data.items() if k not in ("number", "issued_at")}
+            assert json.dumps(issued) == frozen[order_id]
+        # A partial refund credits the rates sold.
+        partial = orders.refund(french, 1000, reason="Rayure")
+        note = invoices.issue_credit_note(partial.id).data
+        assert note["lines"][0]["rates"] == [_printed(VAT_20), _printed(VAT_5_5)]
+        assert [t["rate_ppm"] for t in note["taxes"]] == [200_000, 55_000]
+        # A full refund of an order sold before the change, invoiced after it.
+        total = db.session.get(Order, refunded).total
+        full = invoices.issue_credit_note(orders.refund(refunded, total).id).data
+        for key in ("lines", "shipping", "taxes", "totals"):
+            assert full[key] == before[french][key]
+        # The change applies from the next sale on.
+        later = invoices.invoice_data(db.session.get(Order, _order(lines)))
+        assert [line["rates"][0]["rate_ppm"] for line in later["lines"]] == [210_000, 60_000]
+
+
+def test_the_migration_fills_in_the_rates_of_orders_placed_before_it(tmp_path):
+    """On SQLite: orders placed at head, their kept rates dropped by going down one revision,
+    then filled in again by the migration from the tax rates of the day."""
+    import flask_migrate
+
+    from shop import create_app
+    from shop.queue import wait_for_inprocess_jobs
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+            "REDIS_URL": "",
+            "SMTP_URL": "",
+            "SECRET_KEY": "migration-test-secret-key-0123456789",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "8192",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            products = _stocked_shop()["products"]
+            french = _order([(_variant(products[1]), 1), (_variant(products[2]), 1)], paid=False)
+            quebec = _order(
+                [(_variant(products[1]), 1)],
+                address=QUEBEC_ADDRESS,
+                shipping="canada-post",
+                paid=False,
+            )
+            sold = {
+                order_id: (
+                    _kept_rates(order_id)[:2],
+                    invoices.invoice_data(db.session.get(Order, order_id)),
+                )
+                for order_id in (french, quebec)
+            }
+            assert sold[quebec][0] == (
+                [[GST, QST]],
+                [GST, QST],
+            )
+            wait_for_inprocess_jobs(app)
+            db.session.remove()
+            flask_migrate.downgrade(revision=BEFORE_KEPT_RATES)
+            # France's standard rate changed since: the lines sold at 20 % no longer match
+            # it and take the order's own tax line that explains their tax.
+            _change_rates("FR", "", 200_000, 210_000, **_vat("21"))
+            db.session.remove()
+            flask_migrate.upgrade()
+            for order_id, (kept, data) in sold.items():
+                assert _kept_rates(order_id) == (*kept, True)
+                assert invoices.invoice_data(db.session.get(Order, order_id)) == data
+    finally:
+        with app.app_context():
+            wait_for_inprocess_jobs(app)
+            db.session.remove()
+            db.engine.dispose()

@@ -11,7 +11,7 @@ PostgreSQL) is written inline with the new column, which SQLite allows for a nul
 column.
 
 Revision ID: 5b7e2c9d4a10
-Revises: 3ca89dd62079
+Revises: d32870d82af3
 Create Date: 2026-12-07 22:30:00.000000
 
 """
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5b7e2c9d4a10'
-down_revision = '3ca89dd62079'
+down_revision = 'd32870d82af3'
 branch_labels = None
 depends_on = None
 

@@ -3,6 +3,8 @@
 ``place_order`` is one transaction: the cart row is locked (a double click finds the order
 the first click made), stock holds are taken again if they lapsed, and the order, its
 frozen lines, its tax lines, its payment and its ``order_placed`` event commit together.
+The lines and the shipping keep the tax components they were charged at: invoices print
+those, never the tax rates of the day they are issued.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class QuoteLine:
     tracked: bool
     line_total: int
     tax_amount: int = 0
+    tax_components: tuple[tax_rules.ComponentKey, ...] = ()
 
     def title(self, locale: str) -> str:
         return self.title_fr if locale == "fr" else self.title_en
@@ -238,8 +241,9 @@ def price(lines: list[QuoteLine], *, country: str, region: str, shipping_code: s
     )
     if max(subtotal, result.total) > MAX_ORDER_AMOUNT:
         raise OrderTooLarge(subtotal)
-    for line, tax in zip(lines, result.line_taxes, strict=True):
-        line.tax_amount = tax
+    for line, taxed in zip(lines, result.lines, strict=True):
+        line.tax_amount = taxed.tax
+        line.tax_components = taxed.components
     return Quote(
         lines=lines,
         shipping=ship,
@@ -316,6 +320,15 @@ _CONVERT_CART = (
 )
 
 
+def _applied(components: Sequence[tax_rules.ComponentKey]) -> list[dict[str, Any]]:
+    """Tax components as kept on the order (its lines' and its shipping's): the invoices
+    print them whatever the tax rates become."""
+    return [
+        {"name_fr": name_fr, "name_en": name_en, "rate_ppm": rate_ppm}
+        for name_fr, name_en, rate_ppm in components
+    ]
+
+
 def place_order(cart_id: int, details: CheckoutDetails) -> Order:
     """Turn the cart into an order awaiting payment; a second call returns the same order.
 
@@ -374,6 +387,8 @@ def _place_order(cart_id: int, details: CheckoutDetails) -> Order:
         "shipping_method_code": quote.shipping.code,
         "shipping_method_name": {"fr": quote.shipping.name_fr, "en": quote.shipping.name_en},
         "payment_method": details.payment_method,
+        "shipping_tax_components": _applied(quote.taxes.shipping.components),
+        "tax_rates_backfilled": False,
         "created_at": now,
         "placed_at": now,
         "paid_at": None,
@@ -398,6 +413,7 @@ def _place_order(cart_id: int, details: CheckoutDetails) -> Order:
                 "tax_class": line.tax_class,
                 "line_total": line.line_total,
                 "tax_amount": line.tax_amount,
+                "tax_components": _applied(line.tax_components),
                 "quantity_refunded": 0,
             }
             for line in lines

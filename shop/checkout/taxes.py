@@ -88,11 +88,18 @@ class TaxComponent:
 
 @dataclass(frozen=True)
 class TaxedAmount:
-    """A line or the shipping: the amount as given, split into net and tax."""
+    """A line or the shipping: the amount as given, split into net and tax, and the
+    components it was taxed at (what the order records and its invoice prints).
+
+    ``components`` are its tax class's components at the destination, among those the
+    basket was taxed with, in the position order of the tax rates: all of its class's for
+    any amount charged; for an amount of zero, those the rest of the basket brought in.
+    """
 
     amount: int
     net: int
     tax: int
+    components: tuple[ComponentKey, ...] = ()
 
     @property
     def gross(self) -> int:
@@ -158,8 +165,13 @@ def compute(
         taxes, taxable, tax_of = _tax_excluded([a for a, _ in amounts], covered)
 
     taxed = [
-        TaxedAmount(amount, amount - tax if prices_include_tax else amount, tax)
-        for (amount, _), tax in zip(amounts, tax_of, strict=True)
+        TaxedAmount(
+            amount,
+            amount - tax if prices_include_tax else amount,
+            tax,
+            tuple(key for key in components_of_class.get(tax_class, ()) if key in taxes),
+        )
+        for (amount, tax_class), tax in zip(amounts, tax_of, strict=True)
     ]
     components = [
         TaxComponent(key[0], key[1], key[2], taxable[key], taxes[key])

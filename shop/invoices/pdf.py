@@ -16,17 +16,18 @@ import os
 import tempfile
 import threading
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
+from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, format_date
 from markupsafe import Markup
 from PIL import ImageFile
 
 from shop import sql
-from shop.checkout.defaults import percent
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.invoices.models import Invoice
@@ -219,9 +220,9 @@ def template_context(data: dict[str, Any], kind: str, locale: str) -> dict[str, 
         return format_date(datetime.fromisoformat(iso), "long") if iso else ""
 
     def rate(rate_ppm: int) -> str:
-        return (
-            f"{percent(rate_ppm, ',')}\u202f%" if locale == "fr" else f"{percent(rate_ppm, '.')}%"
-        )
+        # 20, 5,5 / 5.5, 9,975 / 9.975: up to four decimals, as a rate in ppm has.
+        number = format_decimal(Decimal(rate_ppm) / 10_000, format="0.####", locale=locale)
+        return f"{number}\u202f%" if locale == "fr" else f"{number}%"
 
     def tax_name(tax: dict[str, Any]) -> str:
         name = tax["name"][locale]

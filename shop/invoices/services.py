@@ -21,6 +21,9 @@ Amounts printed (integer minor units, like every amount in the shop):
   by less than a cent per unit: the line total is the reference);
 - the tax summary is the order's ``order_tax_lines`` as computed at checkout (one row per
   component: « TVA 20 % », or « TPS 5 % » and « TVQ 9,975 % » separately);
+- each line's rates (and the shipping's) are the components it was charged at, kept on
+  the order at checkout: the invoice never reads the tax rates, so a rate changed after
+  the sale changes nothing on it (nor on its credit notes);
 - totals: excluding tax = total − tax, tax, including tax = what the customer paid.
 
 Credit notes show **positive amounts, labelled as credited** (the document's title is
@@ -42,7 +45,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.checkout import taxes as tax_rules
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
@@ -287,45 +289,16 @@ def _buyer(order: Order) -> dict[str, Any]:
     }
 
 
-def _line_rates(order: Order) -> dict[str, list[dict[str, Any]]]:
-    """The tax components of each tax class, as taxed on this order.
-
-    Lines keep their tax class, not their rates: the destination's classes are read from
-    the tax rules and kept only where they match the order's own tax lines (rates may have
-    changed since checkout); a class left without a match gets none.
-    """
-    keys = {(t.name_fr, t.name_en, t.rate_ppm) for t in order.tax_lines}
-    address = order.shipping_address
-    try:
-        classes, _ = tax_rules._rates(
-            address.get("country", "").upper(), address.get("region", "").upper()
-        )
-    except tax_rules.TaxError:
-        classes = {}
-    return {
-        tax_class: [
-            {"fr": fr, "en": en, "rate_ppm": rate}
-            for fr, en, rate in components
-            if (fr, en, rate) in keys
-        ]
-        for tax_class, components in classes.items()
-    }
-
-
-def _nearest_rates(order: Order, excl: int, tax: int) -> list[dict[str, Any]]:
-    if not order.tax_lines or excl <= 0:
-        return []
-    best = min(order.tax_lines, key=lambda t: abs(t.rate_ppm * excl - tax * 1_000_000))
-    return [{"fr": best.name_fr, "en": best.name_en, "rate_ppm": best.rate_ppm}]
+def _rates(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A line's (or the shipping's) tax components as kept on the order at checkout."""
+    return [{"fr": c["name_fr"], "en": c["name_en"], "rate_ppm": c["rate_ppm"]} for c in components]
 
 
 def invoice_data(order: Order) -> dict[str, Any]:
     """Everything an invoice prints, frozen (see the module docstring for the amounts)."""
-    rates_of = _line_rates(order)
     lines = []
     for line in order.lines:
         excl = line.line_total - line.tax_amount if order.prices_include_tax else line.line_total
-        rates = rates_of.get(line.tax_class) or _nearest_rates(order, excl, line.tax_amount)
         lines.append(
             {
                 "sku": line.sku,
@@ -337,7 +310,7 @@ def invoice_data(order: Order) -> dict[str, Any]:
                 "total_excl": excl,
                 "tax": line.tax_amount,
                 "total_incl": excl + line.tax_amount,
-                "rates": rates,
+                "rates": _rates(line.tax_components),
             }
         )
     lines_tax = sum(line.tax_amount for line in order.lines)
@@ -354,7 +327,7 @@ def invoice_data(order: Order) -> dict[str, Any]:
             "total_excl": shipping_excl,
             "tax": shipping_tax,
             "total_incl": shipping_excl + shipping_tax,
-            "rates": rates_of.get("standard") or _nearest_rates(order, shipping_excl, shipping_tax),
+            "rates": _rates(order.shipping_tax_components),
         }
     address = order.shipping_address
     return {

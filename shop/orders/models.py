@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Sequence, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Sequence, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.clock import utcnow
@@ -94,6 +94,13 @@ class Order(db.Model):
     shipping_method_code: Mapped[str] = mapped_column(String(40))
     shipping_method_name: Mapped[dict[str, str]] = mapped_column(JSON)  # {"fr": .., "en": ..}
     payment_method: Mapped[str] = mapped_column(String(20))  # card | bank_transfer
+    # The tax components the shipping was charged at, like ``OrderLine.tax_components``.
+    shipping_tax_components: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    # True for orders placed before the lines kept their components: a migration filled
+    # them in from the tax rates of its day, matched against the order's tax lines.
+    tax_rates_backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     placed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
@@ -144,6 +151,12 @@ class OrderLine(db.Model):
     tax_class: Mapped[str] = mapped_column(String(16))
     line_total: Mapped[int] = mapped_column()
     tax_amount: Mapped[int] = mapped_column(default=0)
+    # The components the line was taxed at, as applied at checkout (its tax class's rates
+    # then): [{"name_fr": "TPS", "name_en": "GST", "rate_ppm": 50000}, ...]. Invoices
+    # print these, never the tax rates of the day they are issued.
+    tax_components: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     quantity_refunded: Mapped[int] = mapped_column(default=0)
 
     order: Mapped[Order] = relationship(back_populates="lines")
