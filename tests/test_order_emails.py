@@ -18,6 +18,7 @@ from shop.emails import services as emails
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 from shop.orders import services as orders
+from shop.orders.models import Order
 from shop.outbox.models import OutboxEvent, OutboxStatus
 from shop.platform.services import set_setting
 from tests import services
@@ -331,3 +332,102 @@ def test_attachments_are_added_at_send_time(app):
         assert part.get_filename() == "F-2026-000001.pdf"
         assert part.get_content_type() == "application/pdf"
         assert part.get_content() == b"%PDF-1.7 test"
+
+
+# -- documents: issued by the handler, rendered once by a job, attached from storage ---------
+
+
+def test_a_paid_order_renders_its_invoice_once_for_the_mail_the_page_and_a_resend(
+    app, shop, test_env, tmp_path, smtp, mailbox, monkeypatch
+):
+    from shop.invoices import pdf
+    from shop.invoices.models import Invoice
+    from shop.orders.resend import queue_resend
+
+    renders: list[str] = []
+    render_bytes = pdf.render_bytes
+
+    def counted(data, kind, locale):
+        renders.append(data["number"])
+        return render_bytes(data, kind, locale)
+
+    monkeypatch.setattr(pdf, "render_bytes", counted)
+    own_app = create_app(
+        {
+            **test_env,
+            "REDIS_URL": "",  # the in-process runner: every job runs in this process
+            "SMTP_URL": smtp.url,
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    try:
+        order_id, number = _order(own_app, shop, "une.facture@example.com")
+        with own_app.app_context():
+            queue.wait_for_inprocess_jobs(own_app)
+            assert orders.mark_paid(order_id, provider="bank_transfer") is True
+            queue.wait_for_inprocess_jobs(own_app)
+            invoice = db.session.execute(db.select(Invoice)).scalar_one()
+            token = orders.access_token(db.session.get(Order, order_id))
+            assert invoice.pdf_path is not None
+            stored = (pdf.invoices_root() / invoice.pdf_path).read_bytes()
+            paid = db.session.execute(
+                db.select(EmailMessage).where(EmailMessage.kind == "payment_received")
+            ).scalar_one()
+            assert (paid.invoice_id, paid.status) == (invoice.id, EmailStatus.SENT)
+        [_, receipt] = mailbox.wait_for("une.facture@example.com", count=2)
+        [attached] = list(receipt.iter_attachments())
+        assert attached.get_content() == stored  # the stored file, not a second rendering
+
+        client = own_app.test_client()
+        with client.get(f"/fr/commande/{token}/facture/{invoice.id}.pdf") as download:
+            assert download.status_code == 200
+            assert download.data == stored
+        with own_app.app_context():
+            queue_resend(order_id, "payment_received")
+            db.session.commit()
+            queue.wait_for_inprocess_jobs(own_app)
+        again = mailbox.wait_for("une.facture@example.com", count=3)[2]
+        assert next(again.iter_attachments()).get_content() == stored
+        assert renders == [invoice.full_number]  # one PDF rendered for the paid order
+        assert (
+            number
+            in subprocess.run(
+                ["pdftotext", "-", "-"], input=stored, capture_output=True, check=True
+            ).stdout.decode()
+        )
+    finally:
+        from shop.extensions import limiter
+
+        limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
+        with own_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_the_receipt_waits_for_its_invoice_pdf(app, shop):
+    from shop.emails import batch
+    from shop.invoices import pdf
+    from tests.outbox_support import deliver_outbox
+
+    order_id, _ = _order(app, shop, "attend@example.com")
+    with app.app_context():
+        assert orders.mark_paid(order_id, provider="bank_transfer") is True
+    deliver_outbox(app, render=False)  # the handler issued the invoice; no job ran since
+    with app.app_context():
+        paid = db.session.execute(
+            db.select(EmailMessage).where(EmailMessage.kind == "payment_received")
+        ).scalar_one()
+        assert paid.invoice_id is not None
+        assert emails.attachments_for(paid) is None
+        db.session.rollback()
+        assert emails.deliver(paid.id) is False  # not sent without its document
+        assert batch.deliver_pending(seconds=5)[0] == 1  # the order confirmation only
+        assert emails.retry_due(now=utcnow() + timedelta(hours=1)) == 0
+        paid = db.session.get(EmailMessage, paid.id)
+        assert (paid.status, paid.attempts) == (EmailStatus.PENDING, 0)
+        db.session.rollback()
+
+        assert pdf.render_pending() == 1  # the job the handler deferred
+        assert emails.deliver(paid.id) is True
+        [attached] = emails.attachments_for(db.session.get(EmailMessage, paid.id))
+        assert attached.filename.startswith("F-") and attached.data.startswith(b"%PDF")
