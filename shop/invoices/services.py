@@ -49,6 +49,7 @@ from shop.clock import utcnow
 from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
 from shop.orders.models import Order, OrderStatus
+from shop.orders.services import lock_order
 from shop.payments.models import Refund
 from shop.platform.services import get_setting, set_setting
 
@@ -181,12 +182,7 @@ def _new(kind: str, order: Order, data: dict[str, Any], **refs: Any) -> Invoice:
 
 
 def _locked_order(order_id: int) -> Order:
-    order = db.session.execute(
-        db.select(Order)
-        .where(Order.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    order = lock_order(order_id)
     if order is None:
         raise InvoiceError(order_id)
     return order

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Shipment
-from shop.orders.services import OrderError
+from shop.orders.services import OrderError, lock_order
 from shop.outbox.services import emit
 
 OTHER = "other"
@@ -141,12 +141,7 @@ def _checked_url(raw: str | None) -> str:
 
 
 def _locked(order_id: int) -> Order:
-    order = db.session.execute(
-        db.select(Order)
-        .where(Order.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    order = lock_order(order_id)
     if order is None:
         db.session.rollback()
         raise OrderError(order_id)

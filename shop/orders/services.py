@@ -116,13 +116,20 @@ def order_for_token(token: str) -> Order | None:
     return order if order is not None and order.number == data.get("n") else None
 
 
-def _locked(order_id: int) -> Order:
-    order = db.session.execute(
+def lock_order(order_id: int) -> Order | None:
+    """The order, its row locked until the transaction ends and its attributes read afresh
+    (whatever the session held): the one way every writer of an order (payment, refund,
+    shipment, invoice) serialises with the others. None when there is no such order."""
+    return db.session.execute(
         db.select(Order)
         .where(Order.id == order_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def _locked(order_id: int) -> Order:
+    order = lock_order(order_id)
     if order is None:
         raise OrderError(order_id)
     return order
