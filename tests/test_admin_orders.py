@@ -18,9 +18,8 @@ from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation
 from shop.invoices.models import Invoice
 from shop.orders import admin_queries, fulfilment
-from shop.orders.models import Order, OrderLine, OrderStatus, Shipment
+from shop.orders.models import Order, OrderLine, OrderStatus, Refund, Shipment
 from shop.outbox.models import OutboxEvent
-from shop.payments.models import Refund
 from tests.admin_orders_support import bank_order, paid_card_order, shop  # noqa: F401
 from tests.admin_support import admin_csrf, login_staff
 from tests.outbox_support import deliver_outbox

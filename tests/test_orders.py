@@ -17,9 +17,8 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, InventoryReservation
 from shop.orders import services as orders
-from shop.orders.models import InvalidTransition, Order, OrderStatus
+from shop.orders.models import InvalidTransition, Order, OrderStatus, Payment
 from shop.outbox.models import OutboxEvent
-from shop.payments.models import Payment
 from tests import catalogue_factory
 
 ADDRESS = {

@@ -23,10 +23,9 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, InventoryReservation
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderLine, OrderStatus
+from shop.orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus, Refund
 from shop.outbox.models import OutboxEvent
 from shop.payments import stripe_gateway
-from shop.payments.models import Payment, PaymentStatus, Refund
 from shop.payments.stripe_gateway import Outcome
 
 CARD_OK = "4242424242424242"

@@ -14,8 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from shop.extensions import db
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus
-from shop.payments.models import PaymentStatus
+from shop.orders.models import Order, OrderStatus, PaymentStatus
 from tests.test_payments import (
     CARD_3DS,
     CARD_DECLINED,

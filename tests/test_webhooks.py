@@ -15,9 +15,9 @@ import uuid
 import pytest
 
 from shop.extensions import db
-from shop.orders.models import OrderStatus
+from shop.orders.models import OrderStatus, PaymentStatus
 from shop.payments import stripe_gateway
-from shop.payments.models import PaymentStatus, WebhookEvent
+from shop.payments.models import WebhookEvent
 from tests.test_payments import (
     CARD_3DS,
     CARD_DECLINED,

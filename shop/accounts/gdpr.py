@@ -55,8 +55,7 @@ from shop.emails import suppression
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 from shop.invoices.models import Invoice
-from shop.orders.models import Order, OrderStatus, Shipment
-from shop.payments.models import Payment, Refund
+from shop.orders.models import Order, OrderStatus, Payment, Refund, Shipment
 
 #: The address fields an anonymized order keeps: where the sale was taxed.
 KEPT_ADDRESS_FIELDS = ("country", "region")

@@ -34,10 +34,9 @@ from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryReservation
-from shop.orders.models import Order, OrderLine, OrderStatus, OrderTaxLine
+from shop.orders.models import Order, OrderLine, OrderStatus, OrderTaxLine, Payment, PaymentStatus
 from shop.orders.services import next_number
 from shop.outbox.services import emit
-from shop.payments.models import Payment, PaymentStatus
 from shop.platform.services import prices_include_tax
 
 PAYMENT_METHODS = ("card", "bank_transfer")

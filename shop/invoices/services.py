@@ -48,9 +48,8 @@ from sqlalchemy.exc import IntegrityError
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, Refund
 from shop.orders.services import lock_order
-from shop.payments.models import Refund
 from shop.platform.services import get_setting, set_setting
 
 log = logging.getLogger("shop.invoices")

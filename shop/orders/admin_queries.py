@@ -25,10 +25,9 @@ from shop.extensions import db
 from shop.inventory.admin_queries import like_pattern
 from shop.inventory.models import InventoryMovement
 from shop.invoices.models import Invoice
-from shop.orders.models import Order, OrderStatus, Shipment
+from shop.orders.models import Order, OrderStatus, Payment, Refund, Shipment
 from shop.outbox.models import OutboxEvent
 from shop.paging import Page, paginate
-from shop.payments.models import Payment, Refund
 
 PER_PAGE = 50
 EXPORT_BATCH = 500

@@ -9,8 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus
-from shop.payments.models import Payment, PaymentStatus, Refund
+from shop.orders.models import Order, OrderStatus, Payment, PaymentStatus, Refund
 
 
 class NotABankTransfer(orders.OrderError):

@@ -22,9 +22,16 @@ from shop import sql
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
-from shop.orders.models import ORDER_NUMBERS, Order, OrderNumberSequence, OrderStatus
+from shop.orders.models import (
+    ORDER_NUMBERS,
+    Order,
+    OrderNumberSequence,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from shop.outbox.services import emit
-from shop.payments.models import Payment, PaymentStatus, Refund
 from shop.platform.bank import bank_details
 from shop.urls import public_url
 

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.orders import services as orders
-from shop.orders.models import Order
-from shop.payments.models import Payment, WebhookEvent
+from shop.orders.models import Order, Payment
+from shop.payments.models import WebhookEvent
 from shop.payments.stripe_gateway import PROVIDER
 
 log = logging.getLogger("shop.payments.webhooks")

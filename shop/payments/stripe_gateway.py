@@ -25,8 +25,7 @@ from flask_babel import lazy_gettext as _l
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus
-from shop.payments.models import Payment, PaymentStatus
+from shop.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from shop.platform.services import configured
 
 log = logging.getLogger("shop.payments")
