@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, update
+from sqlalchemy import column, insert, table, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
@@ -58,10 +58,16 @@ def default_low_stock_threshold() -> int:
     return int(current_app.config.get("LOW_STOCK_THRESHOLD", DEFAULT_LOW_STOCK_THRESHOLD))
 
 
-def _check_variant(variant_id: int) -> None:
-    from shop.catalogue.models import ProductVariant
+# The rows stock is kept for, by the name the stock tables' foreign keys use: the catalogue
+# sits above the inventory (its pages read stock), so the inventory does not import it.
+_VARIANTS = table("product_variants", column("id"))
 
-    if db.session.get(ProductVariant, variant_id) is None:
+
+def _check_variant(variant_id: int) -> None:
+    found = db.session.execute(
+        db.select(_VARIANTS.c.id).where(_VARIANTS.c.id == variant_id)
+    ).scalar_one_or_none()
+    if found is None:
         raise UnknownVariant(variant_id)
 
 

@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from shop.accounts import gdpr
 from shop.accounts.models import User
 from shop.accounts.permissions import Permission
 from shop.checkout.addresses import Address
 from shop.clock import utcnow
 from shop.paging import page_number
+from shop.privacy import services as gdpr
 from shop.reports import customers as reports
 from shop.web.account.views import form_status
 from shop.web.admin import admin_route
