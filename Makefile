@@ -39,11 +39,13 @@ run: system-deps install compile-translations
 
 test: system-deps-test install compile-translations
 	$(BIN)/ruff check shop tests worker.py
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check shop tests worker.py bench
 	$(BIN)/ruff format --check shop tests worker.py bench
+	$(BIN)/lint-imports
 
 bench: system-deps-test install compile-translations
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
