@@ -34,7 +34,6 @@ from shop.orders.admin_queries import OrderDetail, OrderFilters
 from shop.orders.models import OrderStatus
 from shop.paging import page_number
 from shop.payments.stripe_gateway import PaymentError
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route, can, numbers, order_labels  # noqa: F401 (template helpers)
 from shop.web.admin.auditing import audited
 from shop.web.admin.numbers import BadNumber
@@ -47,8 +46,9 @@ from shop.web.admin.order_forms import (
     ResendForm,
     parse_quantity,
 )
-from shop.web.checkout.views import STATUS_LABELS
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
+from shop.web.order_status import order_status_label
 from shop.web.security import form_view
 
 PAYMENT_LABELS = {"card": _l("Card"), "bank_transfer": _l("Bank transfer")}
@@ -175,7 +175,7 @@ def _export_lines(filters: OrderFilters, separator: str, lang: str) -> Iterator[
                 [
                     row.number,
                     placed,
-                    str(STATUS_LABELS.get(row.status, row.status)),
+                    order_status_label(row.status),
                     _cell(row.email),
                     _cell(billing.get("first_name")),
                     _cell(billing.get("last_name")),

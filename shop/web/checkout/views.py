@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -27,8 +26,8 @@ from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.bank import bank_details
 from shop.recovery import services as recovery
-from shop.web.account.views import form_status
 from shop.web.checkout import bp
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.order_documents import documents_context
 from shop.web.security import form_view
@@ -282,20 +281,3 @@ def confirmation(token: str) -> Response:
         bank=bank_details(),
     )
     return _no_store(response)
-
-
-STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "pending_payment": _l("Awaiting payment"),
-    "paid": _l("Paid"),
-    "fulfilled": _l("Shipped"),
-    "completed": _l("Completed"),
-    "cancelled": _l("Cancelled"),
-    "partially_refunded": _l("Partially refunded"),
-    "refunded": _l("Refunded"),
-}
-
-
-@bp.app_template_global()
-def order_status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))

@@ -1,21 +1,20 @@
 """Invoice downloads: the order's access token (the confirmation link) opens its PDFs; a
 signed-in customer gets the same files from their account (``shop.web.account.orders``).
 
-The files sit in the private ``instance/invoices`` folder; ``send_document`` is their only
-way out.
+The files sit in the private ``instance/invoices`` folder;
+``shop.web.order_documents.send_document`` is their only way out.
 """
 
 from __future__ import annotations
 
-from flask import abort, g, send_file
+from flask import abort
 from werkzeug.wrappers import Response
 
 from shop.i18n import localized_route
-from shop.invoices.models import Invoice
-from shop.invoices.pdf import render_pdf
 from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.web.invoices import bp
+from shop.web.order_documents import send_document
 
 
 @localized_route(
@@ -31,17 +30,3 @@ def download(token: str, invoice_id: int) -> Response:
     if invoice is None:
         abort(404)
     return send_document(invoice)
-
-
-def send_document(invoice: Invoice) -> Response:
-    """The stored PDF (rendered first if the worker has not yet); the French pages give the
-    French copy, since French is always available."""
-    filename = invoice.filename
-    path = render_pdf(invoice.id, "fr" if g.lang == "fr" else None)
-    response = send_file(
-        path, mimetype="application/pdf", download_name=filename, conditional=False, etag=False
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Content-Disposition"] = f"inline; filename={filename}"
-    return response
