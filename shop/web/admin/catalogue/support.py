@@ -22,7 +22,7 @@ from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import PATHS, CatalogueError
 from shop.catalogue.text import slugify
 from shop.config import LOCALES
-from shop.web.admin.catalogue_forms import (
+from shop.web.admin.catalogue.forms import (
     LANGUAGES,
     STATUS_LABELS,
     ActionForm,
