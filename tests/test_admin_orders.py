@@ -17,6 +17,7 @@ from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation
 from shop.invoices.models import Invoice
+from shop.invoices.pdf import render_pending
 from shop.orders import admin_queries, fulfilment
 from shop.orders.models import Order, OrderLine, OrderStatus, Refund, Shipment
 from shop.outbox.models import OutboxEvent
@@ -638,6 +639,16 @@ def test_staff_download_the_stored_invoice_and_credit_note(app, shop, staff):
     page = text_of(staff.get(f"/admin/orders/{order_id}"))
     support = app.test_client()
     login_staff(support, app, "support")
+
+    first = f"/admin/orders/invoices/{invoice.id}.pdf"
+    waiting = support.get(first)  # not rendered yet: the request renders nothing
+    assert waiting.status_code == 303
+    assert waiting.headers["Location"].endswith(f"/admin/orders/{order_id}")
+    notice = text_of(support.get(waiting.headers["Location"]))
+    assert f"{invoice.full_number} est en cours de préparation" in notice
+    with app.app_context():
+        assert db.session.get(Invoice, invoice.id).pdf_path is None
+        assert render_pending() == 2  # the job's work: the invoice and the credit note
 
     for number, invoice_id in ids.items():
         url = f"/admin/orders/invoices/{invoice_id}.pdf"

@@ -246,3 +246,52 @@ def test_an_order_beyond_what_amounts_can_hold_is_refused_with_a_message(app, cl
         with pytest.raises(OrderTooLarge):
             checkout.place_order(cart_id, _details())
     assert _count(app, Order) == 0
+
+
+@pytest.mark.parametrize(
+    ("quantity", "country", "expected"),
+    [
+        (1, "FR", [("colissimo", 690), ("pickup-paris", 0)]),  # 45 €: offered, not yet free
+        (2, "FR", [("colissimo", 0), ("pickup-paris", 0)]),  # 90 €: free from 60 €
+        (1, "de", [("europe", 1290)]),
+        (1, "US", []),
+        (1, "", []),
+    ],
+)
+def test_the_service_offers_the_methods_that_serve_the_cart_priced_for_its_goods(
+    app, shop, quantity, country, expected
+):
+    from shop.checkout import services as checkout
+    from tests.test_orders import _cart
+
+    with app.app_context():
+        cart_id = _cart(_sku_variant(app, "SKU-1"), quantity)
+
+        options = checkout.shipping_options(cart_id, country)
+
+        assert [(m.code, m.price) for m in options.methods] == expected
+        assert options.subtotal == 4500 * quantity
+        assert [(line.sku, line.quantity) for line in options.lines] == [("SKU-1", quantity)]
+        assert all(options.offers(code) for code, _price in expected)
+        assert not options.offers("canada-post")
+        assert not options.offers("")
+
+
+@pytest.mark.parametrize("email", ["camille@example.com", "camille@"])  # valid or refused
+def test_an_item_withdrawn_during_checkout_sends_back_to_the_cart(app, client, shop, email):
+    from shop.catalogue import admin as catalogue_admin
+    from shop.catalogue.models import ProductStatus
+
+    variant = _sku_variant(app, "SKU-2")
+    _add(client, variant)
+    form = _details_form(client, email=email)  # the page, shown before the product is withdrawn
+    with app.app_context():
+        product_id = db.session.get(ProductVariant, variant).product_id
+        catalogue_admin.set_status(product_id, ProductStatus.ARCHIVED)
+
+    response = client.post("/fr/commande", data=form)
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/fr/panier"
+    assert "n’est plus en vente" in client.get("/fr/panier").get_data(as_text=True)
+    assert _count(app, Order) == 0

@@ -477,3 +477,31 @@ def _place_order(cart_id: int, details: CheckoutDetails) -> Order:
     make_transient_to_detached(order)
     db.session.add(order)
     return order
+
+
+# -- delivery methods for a cart -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShippingOptions:
+    """The delivery methods that can take a cart to a country, in the staff's order, each
+    priced for the cart's goods; with the lines and the subtotal they were priced for."""
+
+    lines: list[QuoteLine]
+    subtotal: int
+    methods: list[shipping_rules.ShippingQuote]
+
+    def offers(self, code: str) -> bool:
+        """Whether ``code`` may deliver this cart there, whatever it costs (a method free
+        from 60 € is offered below 60 € too, at its price)."""
+        return any(method.code == code for method in self.methods)
+
+
+def shipping_options(cart_id: int, country: str) -> ShippingOptions:
+    """The cart's lines at their current prices and the methods serving ``country`` (none
+    without a country), a "free from 60 €" promise read against the cart's subtotal.
+    Raises ``ItemUnavailable`` when an item is no longer sold."""
+    lines = cart_lines(cart_id)
+    subtotal = sum(line.line_total for line in lines)
+    methods = shipping_rules.available_methods(country, subtotal) if country else []
+    return ShippingOptions(lines=lines, subtotal=subtotal, methods=methods)

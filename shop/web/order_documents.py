@@ -1,15 +1,23 @@
 """The documents box of an order page (``orders/_documents.html``): on the customer's
-order page in their account and on the guest confirmation page, each with its own links."""
+order page in their account and on the guest confirmation page, each with its own links;
+and the PDF behind each link (the guest's token link and the account's both send it). A
+request never renders a PDF: one not rendered yet answers 202 with the "being prepared"
+box (and asks the worker for it), and the page asks again by itself."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import g, request, send_file
+from werkzeug.wrappers import Response
 
+from shop import queue
+from shop.invoices.models import Invoice
+from shop.invoices.pdf import stored_pdf
 from shop.orders.customer_queries import Document
 from shop.orders.models import Order, OrderStatus
+from shop.web.htmx import render
 
 MAX_POLLS = 60  # the "being prepared" box asks every 5 s, for 5 minutes at most
 
@@ -34,3 +42,45 @@ def documents_context(
         "page_url": page_url,
         "poll_url": f"{page_url}?poll={polls + 1}" if preparing and polls < MAX_POLLS else None,
     }
+
+
+RETRY_SECONDS = 5
+
+
+def send_document(invoice: Invoice, order_url: str) -> Response:
+    """The stored PDF; the French pages give the French copy, since French is always
+    available. Not rendered yet: the "being prepared" page, and a job to render it."""
+    filename = invoice.filename
+    locale = "fr" if g.lang == "fr" else invoice.locale
+    path = stored_pdf(invoice, locale)
+    if path is None:
+        return _being_prepared(invoice, locale, order_url)
+    response = send_file(
+        path, mimetype="application/pdf", download_name=filename, conditional=False, etag=False
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Content-Disposition"] = f"inline; filename={filename}"
+    return response
+
+
+def _being_prepared(invoice: Invoice, locale: str, order_url: str) -> Response:
+    if invoice.pdf_path is None:  # not rendered yet: its job is queued or running
+        queue.enqueue("shop.jobs.render_pending_documents")
+    else:  # a courtesy copy never asked for, or a file lost from disk
+        queue.enqueue("shop.jobs.render_document", invoice.id, locale)
+    response = render(
+        "invoices/preparing.html",
+        documents=[],
+        preparing=True,
+        awaiting_payment=False,
+        page_url=request.path,
+        poll_url=None,
+        order_url=order_url,
+    )
+    response.status_code = 202
+    response.headers["Retry-After"] = str(RETRY_SECONDS)
+    response.headers["Refresh"] = str(RETRY_SECONDS)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

@@ -14,6 +14,7 @@ from shop.catalogue import cache, queries
 from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
 from shop.urls import public_url
+from shop.web.order_status import order_status_label
 
 
 def money(minor_units: int, currency: str | None = None) -> str:
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
         nav_categories=nav_categories,
         image_src=fallback_url,
         image_srcset=srcset,
+        order_status_label=order_status_label,
     )
     app.jinja_env.filters["money"] = money
 

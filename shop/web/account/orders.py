@@ -15,8 +15,7 @@ from shop.orders.customer_queries import PageOutOfRange
 from shop.paging import parse_page
 from shop.web.account import bp
 from shop.web.htmx import render
-from shop.web.invoices.views import send_document
-from shop.web.order_documents import documents_context
+from shop.web.order_documents import documents_context, send_document
 
 
 def _private(response: Response) -> Response:

@@ -16,7 +16,7 @@ from shop.emails import services as emails
 from shop.emails import suppression
 from shop.i18n import localized_route
 from shop.web.account import bp
-from shop.web.account.views import form_status
+from shop.web.forms import form_status
 from shop.web.htmx import render
 from shop.web.security import form_view
 

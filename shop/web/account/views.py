@@ -4,7 +4,6 @@ from flask import current_app, flash, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from shop.accounts import services
@@ -15,11 +14,11 @@ from shop.orders import customer_queries
 from shop.web.account import bp
 from shop.web.account.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from shop.web.cart.cookie import merge_guest_cart
+from shop.web.forms import form_status, safe_next
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
 RECENT_ORDERS = 3
-CSRF_FORM_MESSAGE = _l("Your session has expired. Please check the form and send it again.")
 login_manager.login_message = _l("Please log in to see this page.")  # type: ignore[assignment]
 
 
@@ -33,24 +32,6 @@ def _reset_limit() -> str:
 
 def _submitted_email() -> str:
     return "email:" + request.form.get("email", "").strip().lower()[:254]
-
-
-def form_status(form: FlaskForm) -> int:
-    """200 for a first display; 400 for a missing or stale CSRF token; 422 otherwise."""
-    if not form.is_submitted():
-        return 200
-    if form.errors.get("csrf_token"):
-        form.csrf_token.errors = []
-        form.form_errors.append(str(CSRF_FORM_MESSAGE))
-        return 400
-    return 422
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths: no scheme, no host, no protocol-relative ``//``."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return default
 
 
 @localized_route(bp, {"fr": "/compte/connexion", "en": "/account/login"}, methods=["GET", "POST"])

@@ -16,11 +16,11 @@ from shop.clock import utcnow
 from shop.paging import page_number
 from shop.privacy import services as gdpr
 from shop.reports import customers as reports
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
-from shop.web.checkout.views import order_status_label
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
+from shop.web.order_status import order_status_label
 from shop.web.security import form_view
 
 

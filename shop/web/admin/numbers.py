@@ -1,7 +1,8 @@
 """Numbers typed the way the staff member writes them — « 1 234,50 » in French, "1,234.50"
 in English, with or without the currency sign — read into integers: minor units for money,
-parts per million for rates. The one parser behind every admin form (prices, shipping,
-refunds, order filters, tax rates); each form words its own errors from ``BadNumber.reason``.
+parts per million for rates, whole units for quantities. The one parser behind every admin
+form (prices, shipping, refunds, order filters, tax rates, stock); each form words its own
+errors from ``BadNumber.reason``.
 
 Amounts are capped at ``MAX_MINOR``: money columns are 32-bit integers, so a larger value
 would fail in the database (a 500) instead of in the form.
@@ -26,6 +27,7 @@ from flask_babel import get_locale
 MAX_MINOR = 1_000_000_000  # 10 million in a two-decimal currency; int4 holds 2,147,483,647
 _SPACES = re.compile(r"[\s\u00a0\u202f']+")  # group separators: spaces, Swiss apostrophe
 _NUMBER = re.compile(r"[0-9][0-9.,]*|[.,][0-9]+")
+_QUANTITY_SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 
 class BadNumber(ValueError):
@@ -122,3 +124,14 @@ def format_minor(minor: int, *, currency: str | None = None, separator: str | No
 def format_plain(value: Decimal) -> str:
     """Without grouping (easier to edit), with the staff locale's decimal sign."""
     return format(value, "f").replace(".", decimal_symbol())
+
+
+def parse_quantity(text: str, *, signed: bool = False) -> int:
+    """A whole number of units; ``signed`` allows a leading minus. Raises ``ValueError``."""
+    cleaned = (text or "").strip().replace("\u2212", "-").translate(_QUANTITY_SPACES)
+    if cleaned.startswith("+"):
+        cleaned = cleaned[1:]
+    body = cleaned[1:] if signed and cleaned.startswith("-") else cleaned
+    if not body.isdigit() or len(body) > 9:
+        raise ValueError(text)
+    return int(cleaned)

@@ -19,10 +19,10 @@ from shop.accounts.models import Role, User
 from shop.accounts.permissions import Permission, allows
 from shop.accounts.staff import StaffError
 from shop.extensions import db
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.nav import role_label
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 

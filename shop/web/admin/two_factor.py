@@ -22,7 +22,6 @@ from shop.accounts.permissions import TWO_FACTOR_ROLES
 from shop.accounts.two_factor import AlreadyEnrolled, TwoFactorError, TwoFactorLocked
 from shop.clock import utcnow
 from shop.extensions import limiter
-from shop.web.account.views import form_status
 from shop.web.admin import (
     TWO_FACTOR_SESSION_KEY,
     admin_route,
@@ -30,6 +29,7 @@ from shop.web.admin import (
     two_factor_passed,
 )
 from shop.web.admin.auditing import audited
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 

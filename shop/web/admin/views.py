@@ -64,9 +64,7 @@ def language() -> Response:
 from shop.web.admin import (  # noqa: E402, F401
     audit_log,
     carts,
-    catalogue_products,
-    catalogue_taxonomy,
-    catalogue_variants,
+    catalogue,
     customers,
     kpis,
     orders,

@@ -37,8 +37,8 @@ from shop.cart.services import (
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.i18n import localized_route
-from shop.web.account import views as account_views  # a module: the two import each other
 from shop.web.cart import bp, cookie
+from shop.web.forms import CSRF_FORM_MESSAGE, safe_next
 from shop.web.htmx import redirect_to, wants_fragment
 from shop.web.security import form_view
 
@@ -46,7 +46,6 @@ MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist
 _QUANTITY = re.compile(r"[0-9]{1,4}")
 _ID = re.compile(r"[0-9]{1,9}")
 
-CSRF_MESSAGE = _l("Your session has expired. Please check the form and send it again.")
 BAD_QUANTITY = _l("Please enter a whole number, such as 1 or 2.")
 BAD_VARIANT = _l("Sorry, this item is not available.")
 
@@ -205,7 +204,7 @@ def update(item_id: int) -> Response:
         return _refused_cookie(error)
     cart_id = cart.id if cart else None
     if not _csrf_ok():
-        return _line_refused(cart_id, LineError(item_id, typed, CSRF_MESSAGE), 400)
+        return _line_refused(cart_id, LineError(item_id, typed, CSRF_FORM_MESSAGE), 400)
     quantity = _parse(_QUANTITY, typed)
     if quantity is None:
         return _line_refused(cart_id, LineError(item_id, typed, BAD_QUANTITY), 400)
@@ -235,7 +234,7 @@ def remove(item_id: int) -> Response:
         return _refused_cookie(error)
     cart_id = cart.id if cart else None
     if not _csrf_ok():
-        return _line_refused(cart_id, LineError(item_id, None, CSRF_MESSAGE), 400)
+        return _line_refused(cart_id, LineError(item_id, None, CSRF_FORM_MESSAGE), 400)
     try:
         if cart is None:
             raise ItemNotFound()
@@ -279,7 +278,7 @@ class AddForm:
 def add() -> Response:
     form = AddForm.from_request()
     if not _csrf_ok():
-        return _add_refused(form, CSRF_MESSAGE, 400)
+        return _add_refused(form, CSRF_FORM_MESSAGE, 400)
     variant_id = _parse(_ID, form.variant_id)
     if variant_id is None:
         return _add_refused(form, BAD_VARIANT, 400)
@@ -324,5 +323,5 @@ def _add_refused(form: AddForm, message: Any, status: int) -> Response:
         status=status,
         badge=False,
         add=form,
-        back=account_views.safe_next(form.next, url_for("storefront.home")),
+        back=safe_next(form.next, url_for("storefront.home")),
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -19,7 +18,7 @@ from shop.accounts.services import InvalidEmail, normalize_email
 from shop.cart.models import CartStatus
 from shop.checkout import addresses, shipping, taxes
 from shop.checkout import services as checkout
-from shop.checkout.services import CheckoutDetails, CheckoutError
+from shop.checkout.services import CheckoutDetails, CheckoutError, ShippingOptions
 from shop.extensions import limiter
 from shop.i18n import localized_route
 from shop.orders import customer_queries
@@ -27,8 +26,8 @@ from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.bank import bank_details
 from shop.recovery import services as recovery
-from shop.web.account.views import form_status
 from shop.web.checkout import bp
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.order_documents import documents_context
 from shop.web.security import form_view
@@ -69,10 +68,6 @@ class DetailsForm(FlaskForm):
 
 def _address(prefix: str) -> dict[str, str]:
     return {name: request.form.get(f"{prefix}-{name}", "").strip() for name in ADDRESS_FIELDS}
-
-
-def _methods(country: str, subtotal: int) -> list[Any]:
-    return shipping.available_methods(country, subtotal) if country else []
 
 
 def payment_methods() -> tuple[str, ...]:
@@ -122,11 +117,17 @@ def details() -> Response:
             "payment_method": request.form.get("payment_method", ""),
             "recovery_consent": request.form.get("recovery_consent") == "1",
         }
+    try:  # the summary, and the delivery methods offered for the address as it stands
+        options = checkout.shipping_options(cart_id, values["shipping"].get("country", ""))
+    except CheckoutError as error:  # an item was withdrawn since the cart was shown
+        flash(str(error.message), "error")
+        return redirect_to(url_for("cart.view"))
+    if request.method == "POST":
         refresh_only = request.form.get("refresh") == "1"
         if not form.validate_on_submit():
             status = form_status(form)
         elif not refresh_only:
-            errors = _validate(values, lang, offered)
+            errors = _validate(values, lang, offered, options)
             if "email" not in errors:  # kept on the cart: an abandoned checkout gets a reminder
                 recovery.remember_contact(
                     cart_id, values["email"], consent=values["recovery_consent"]
@@ -145,9 +146,6 @@ def details() -> Response:
                 }
                 checkout.keep_alive(cart_id)
                 return redirect_to(url_for("checkout.review"))
-    quote_lines = checkout.cart_lines(cart_id)  # for the shipping options and the summary
-    subtotal = sum(line.line_total for line in quote_lines)
-    country = values["shipping"].get("country", "")
     response = render(
         "checkout/details.html",
         "checkout/_details_form.html",
@@ -155,18 +153,20 @@ def details() -> Response:
         form=form,
         values=values,
         errors=errors,
-        lines=quote_lines,
-        subtotal=subtotal,
+        lines=options.lines,
+        subtotal=options.subtotal,
         countries=addresses.country_choices(lang),
         provinces=addresses.province_choices(lang),
-        methods=_methods(country, subtotal),
+        methods=options.methods,
         card_enabled="card" in offered,
         transfer_enabled="bank_transfer" in offered,
     )
     return _no_store(response)
 
 
-def _validate(values: dict[str, Any], lang: str, offered: tuple[str, ...]) -> dict[str, str]:
+def _validate(
+    values: dict[str, Any], lang: str, offered: tuple[str, ...], options: ShippingOptions
+) -> dict[str, str]:
     """Field name → translated message; fills the normalized addresses into ``values``."""
     errors: dict[str, str] = {}
     email = values["email"]
@@ -184,10 +184,7 @@ def _validate(values: dict[str, Any], lang: str, offered: tuple[str, ...]) -> di
     if not ship_errors:
         values["shipping_clean"] = ship.as_dict()
         values["billing_clean"] = bill.as_dict() if not bill_errors else {}
-        codes = {m.code for m in _methods(ship.country, 0)} | {
-            m.code for m in _methods(ship.country, 10**9)
-        }
-        if values["shipping_method"] not in codes:
+        if not options.offers(values["shipping_method"]):
             errors["shipping_method"] = _("Please choose a delivery method.")
     if values["payment_method"] not in offered:
         errors["payment_method"] = _("Please choose a payment method.")
@@ -282,20 +279,3 @@ def confirmation(token: str) -> Response:
         bank=bank_details(),
     )
     return _no_store(response)
-
-
-STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "pending_payment": _l("Awaiting payment"),
-    "paid": _l("Paid"),
-    "fulfilled": _l("Shipped"),
-    "completed": _l("Completed"),
-    "cancelled": _l("Cancelled"),
-    "partially_refunded": _l("Partially refunded"),
-    "refunded": _l("Refunded"),
-}
-
-
-@bp.app_template_global()
-def order_status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))

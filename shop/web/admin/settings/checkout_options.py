@@ -14,11 +14,11 @@ from shop.accounts.permissions import Permission
 from shop.platform import bank
 from shop.platform import services as platform
 from shop.recovery import policy
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.settings.forms import BASIS_HELP, BankForm, RecoveryForm
 from shop.web.admin.settings.store import NOTHING_CHANGED, SAVED, saved_response
+from shop.web.forms import form_status
 from shop.web.htmx import render
 from shop.web.security import form_view
 

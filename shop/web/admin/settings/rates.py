@@ -25,7 +25,6 @@ from shop.checkout.settings import (
     ShippingMethodData,
     TaxRateData,
 )
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.settings.forms import (
@@ -39,6 +38,7 @@ from shop.web.admin.settings.forms import (
     country_name,
     region_name,
 )
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render, wants_fragment
 from shop.web.security import form_view
 

@@ -25,7 +25,6 @@ from shop.payments import stripe_gateway
 from shop.platform import bank, crypto
 from shop.platform import services as platform
 from shop.recovery import policy
-from shop.web.account.views import form_status
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
 from shop.web.admin.settings.forms import (
@@ -35,6 +34,7 @@ from shop.web.admin.settings.forms import (
     PaymentForm,
     stripe_mode,
 )
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render, wants_fragment
 from shop.web.security import form_view
 

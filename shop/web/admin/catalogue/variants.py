@@ -18,7 +18,7 @@ from shop.catalogue.services import CatalogueError
 from shop.extensions import htmx
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
-from shop.web.admin.catalogue_forms import (
+from shop.web.admin.catalogue.forms import (
     ActionForm,
     ImageAltForm,
     ImageUploadForm,
@@ -28,7 +28,7 @@ from shop.web.admin.catalogue_forms import (
     product_form_data,
     variant_form_data,
 )
-from shop.web.admin.catalogue_support import (
+from shop.web.admin.catalogue.support import (
     apply_errors,
     created,
     or_404,

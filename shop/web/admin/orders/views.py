@@ -1,5 +1,5 @@
-"""Back-office orders: the list and its CSV export, one order's page with its timeline, and
-the moves staff make (fulfil, confirm a transfer, cancel, refund, send an email again).
+"""Back-office orders: the list, one order's page with its timeline, the moves staff make
+(fulfil, confirm a transfer, cancel, refund, send an email again) and its invoices' PDFs.
 
 Each move is one service call inside ``audited(...)``; a refused move re-renders the order's
 actions with a translated message and a 4xx, and changes nothing.
@@ -7,97 +7,50 @@ actions with a translated message and a 4xx, and changes nothing.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import abort, flash, request, stream_with_context, url_for
-from flask_babel import get_locale, get_timezone, ngettext
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from shop import queue
 from shop.accounts.permissions import Permission
 from shop.extensions import db
 from shop.invoices.models import Invoice
-from shop.invoices.pdf import render_pdf
+from shop.invoices.pdf import stored_pdf
 from shop.orders import admin_queries, backoffice, fulfilment, resend
 from shop.orders import services as orders
-from shop.orders.admin_queries import OrderDetail, OrderFilters
+from shop.orders.admin_queries import OrderDetail
 from shop.orders.models import OrderStatus
 from shop.paging import page_number
 from shop.payments.stripe_gateway import PaymentError
-from shop.web.account.views import form_status
-from shop.web.admin import admin_route, can, numbers, order_labels  # noqa: F401 (template helpers)
+from shop.web.admin import admin_route, can, numbers
 from shop.web.admin.auditing import audited
-from shop.web.admin.numbers import BadNumber
-from shop.web.admin.order_forms import (
+from shop.web.admin.numbers import parse_quantity
+from shop.web.admin.orders.forms import (
     CancelForm,
     CompleteForm,
     FulfilForm,
     MarkPaidForm,
     RefundForm,
     ResendForm,
-    parse_quantity,
+    read_filters,
 )
-from shop.web.checkout.views import STATUS_LABELS
+from shop.web.admin.orders.labels import EMAIL_LABELS, PAYMENT_LABELS
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
-PAYMENT_LABELS = {"card": _l("Card"), "bank_transfer": _l("Bank transfer")}
-EMAIL_LABELS = {
-    "order_confirmation": _l("Order confirmation"),
-    "payment_received": _l("Payment received"),
-    "order_shipped": _l("Order shipped"),
-    "order_refunded": _l("Refund"),
-    "order_cancelled": _l("Order cancelled"),
-}
-SEPARATORS = {"comma": ",", "semicolon": ";"}
 INVALID_MOVE = 409
 
 
 # -- the list --------------------------------------------------------------------------------
-
-
-def _parse_date(text: str) -> date:
-    return date.fromisoformat(text.strip())
-
-
-def read_filters(args: Any) -> tuple[OrderFilters, dict[str, str]]:
-    """The list's filters from the query string, and a translated error per bad one (the
-    bad filter is then ignored, the others still apply)."""
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for name, key in (("date_from", "from"), ("date_to", "to")):
-        text = args.get(key, "").strip()
-        if text:
-            try:
-                values[name] = _parse_date(text)
-            except ValueError:
-                errors[key] = _("Please enter a date such as 2026-11-22.")
-    for name, key in (("amount_min", "min"), ("amount_max", "max")):
-        text = args.get(key, "").strip()
-        if text:
-            try:
-                values[name] = numbers.parse_amount(text)
-            except BadNumber:
-                errors[key] = _("Please enter an amount such as 12,50 or 12.50.")
-    status = args.get("status", "")
-    payment = args.get("payment", "")
-    filters = OrderFilters(
-        q=args.get("q", "").strip()[:200],
-        status=status if status in OrderStatus.ALL else "",
-        payment_method=payment if payment in admin_queries.PAYMENT_METHODS else "",
-        **values,
-    )
-    return filters, errors
 
 
 def _filter_args(args: Any) -> dict[str, str]:
@@ -124,105 +77,6 @@ def orders_list() -> Response:
         statuses=OrderStatus.ALL,
         payment_labels=PAYMENT_LABELS,
     )
-
-
-# -- the export ------------------------------------------------------------------------------
-
-
-def _csv_line(values: list[str], separator: str) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=separator, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue()
-
-
-def _cell(text: str | None) -> str:
-    """Text as a spreadsheet shows it, never as a formula (CSV injection)."""
-    text = text or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _export_lines(filters: OrderFilters, separator: str, lang: str) -> Iterator[str]:
-    decimal_separator = "," if separator == ";" else "."
-    header = [
-        _("Order"),
-        _("Date"),
-        _("Status"),
-        _("Email"),
-        _("First name"),
-        _("Last name"),
-        _("Company"),
-        _("City"),
-        _("Country"),
-        _("Payment"),
-        _("Delivery"),
-        _("Currency"),
-        _("Subtotal"),
-        _("Shipping"),
-        _("Tax"),
-        _("Total"),
-        _("Amount refunded"),
-    ]
-    yield "\ufeff" + _csv_line(header, separator)
-    chunk: list[str] = []
-    timezone = get_timezone()
-    for row in admin_queries.export_rows(filters):
-        billing = row.billing_address or {}
-        placed = (
-            row.placed_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M") if row.placed_at else ""
-        )
-        chunk.append(
-            _csv_line(
-                [
-                    row.number,
-                    placed,
-                    str(STATUS_LABELS.get(row.status, row.status)),
-                    _cell(row.email),
-                    _cell(billing.get("first_name")),
-                    _cell(billing.get("last_name")),
-                    _cell(billing.get("company")),
-                    _cell(billing.get("city")),
-                    _cell(billing.get("country")),
-                    str(PAYMENT_LABELS.get(row.payment_method, row.payment_method)),
-                    _cell((row.shipping_method_name or {}).get(lang, "")),
-                    row.currency,
-                    *(
-                        numbers.format_minor(
-                            amount, currency=row.currency, separator=decimal_separator
-                        )
-                        for amount in (
-                            row.subtotal,
-                            row.shipping_total,
-                            row.tax_total,
-                            row.total,
-                            row.amount_refunded,
-                        )
-                    ),
-                ],
-                separator,
-            )
-        )
-        if len(chunk) >= 200:
-            yield "".join(chunk)
-            chunk = []
-    if chunk:
-        yield "".join(chunk)
-
-
-@admin_route("/orders/export.csv", Permission.ORDERS_READ)
-def orders_export() -> Response:
-    """The list's orders as CSV, streamed: UTF-8 with a BOM (so Excel reads the accents),
-    ``,`` with decimal points, or ``;`` with decimal commas for French Excel."""
-    filters, _errors = read_filters(request.args)
-    separator = SEPARATORS.get(request.args.get("sep", ""), ",")
-    lang = str(get_locale() or "fr")
-    stamp = date.today().isoformat()
-    response = FlaskResponse(
-        stream_with_context(_export_lines(filters, separator, lang)),
-        mimetype="text/csv",
-    )
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
-    return response
 
 
 # -- one order -------------------------------------------------------------------------------
@@ -571,11 +425,25 @@ def orders_resend(order_id: int) -> Response:
 
 @admin_route("/orders/invoices/<int:invoice_id>.pdf", Permission.ORDERS_READ)
 def orders_invoice(invoice_id: int) -> Response:
-    """The stored PDF of an invoice or credit note (rendered first if the worker has not)."""
+    """The stored PDF of an invoice or credit note. A request never renders one: before the
+    worker has, the order page says it is being prepared (and the job is asked again)."""
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         abort(404)
-    path = render_pdf(invoice.id)
+    path = stored_pdf(invoice)
+    if path is None:
+        if invoice.pdf_path is None:
+            queue.enqueue("shop.jobs.render_pending_documents")
+        else:  # lost from disk: rendered again from its snapshot
+            queue.enqueue("shop.jobs.render_document", invoice.id, invoice.locale)
+        flash(
+            _(
+                "%(number)s is being prepared: its PDF will be ready in a few moments.",
+                number=invoice.full_number,
+            ),
+            "info",
+        )
+        return redirect_to(url_for("admin.orders_detail", order_id=invoice.order_id))
     # Read whole (a few dozen kB): no file handle left open if the client goes away.
     response = FlaskResponse(path.read_bytes(), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f"inline; filename={invoice.filename}"

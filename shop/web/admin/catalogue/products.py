@@ -20,7 +20,7 @@ from shop.extensions import db
 from shop.paging import page_number
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
-from shop.web.admin.catalogue_forms import (
+from shop.web.admin.catalogue.forms import (
     KIND_LABELS,
     SORT_LABELS,
     STATUS_LABELS,
@@ -32,7 +32,7 @@ from shop.web.admin.catalogue_forms import (
     identifier,
     product_form_data,
 )
-from shop.web.admin.catalogue_support import (
+from shop.web.admin.catalogue.support import (
     apply_errors,
     created,
     or_404,

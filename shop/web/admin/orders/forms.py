@@ -1,35 +1,30 @@
-"""Forms of the order and stock pages, and amounts typed the way the staff member writes them
-(« 12,50 » in French, "12.50" in English)."""
+"""Forms of the order pages: the list's filters (read from the query string), the moves staff
+make on one order, and amounts typed the way the staff member writes them (« 12,50 » in
+French, "12.50" in English)."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from shop.orders import admin_queries
+from shop.orders.admin_queries import OrderFilters
+from shop.orders.models import OrderStatus
 from shop.web.admin import numbers
 from shop.web.admin.numbers import BadNumber
 
 AMOUNT_HINT = _l("An amount such as 12,50 or 12.50.")
 AMOUNT_ERROR = _l("Please enter an amount such as 12,50 or 12.50.")
-_SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
-
-
-def parse_quantity(text: str, *, signed: bool = False) -> int:
-    """A whole number of units; ``signed`` allows a leading minus. Raises ``ValueError``."""
-    cleaned = (text or "").strip().replace("\u2212", "-").translate(_SPACES)
-    if cleaned.startswith("+"):
-        cleaned = cleaned[1:]
-    body = cleaned[1:] if signed and cleaned.startswith("-") else cleaned
-    if not body.isdigit() or len(body) > 9:
-        raise ValueError(text)
-    return int(cleaned)
 
 
 class AmountField(StringField):
@@ -49,7 +44,44 @@ class AmountField(StringField):
         return getattr(self, "raw", "") or ""
 
 
-# -- orders ----------------------------------------------------------------------------------
+# -- the list ----------------------------------------------------------------------------------
+
+
+def _parse_date(text: str) -> date:
+    return date.fromisoformat(text.strip())
+
+
+def read_filters(args: Any) -> tuple[OrderFilters, dict[str, str]]:
+    """The list's filters from the query string, and a translated error per bad one (the
+    bad filter is then ignored, the others still apply)."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, key in (("date_from", "from"), ("date_to", "to")):
+        text = args.get(key, "").strip()
+        if text:
+            try:
+                values[name] = _parse_date(text)
+            except ValueError:
+                errors[key] = _("Please enter a date such as 2026-11-22.")
+    for name, key in (("amount_min", "min"), ("amount_max", "max")):
+        text = args.get(key, "").strip()
+        if text:
+            try:
+                values[name] = numbers.parse_amount(text)
+            except BadNumber:
+                errors[key] = _("Please enter an amount such as 12,50 or 12.50.")
+    status = args.get("status", "")
+    payment = args.get("payment", "")
+    filters = OrderFilters(
+        q=args.get("q", "").strip()[:200],
+        status=status if status in OrderStatus.ALL else "",
+        payment_method=payment if payment in admin_queries.PAYMENT_METHODS else "",
+        **values,
+    )
+    return filters, errors
+
+
+# -- one order ---------------------------------------------------------------------------------
 
 
 class FulfilForm(FlaskForm):
@@ -119,63 +151,3 @@ class ResendForm(FlaskForm):
         validators=[InputRequired(message=_l("Please choose the email to send again."))],
     )
     event_id = HiddenField()
-
-
-# -- stock -----------------------------------------------------------------------------------
-
-
-class AdjustStockForm(FlaskForm):
-    kind = RadioField(
-        _l("Kind of change"),
-        choices=[
-            SelectChoice("adjustment", _l("Correction (count, damage, loss…): + or −")),
-            SelectChoice("receipt", _l("Goods received: +")),
-        ],
-        default="adjustment",
-        validators=[InputRequired(message=_l("Please choose the kind of change."))],
-    )
-    quantity = StringField(
-        _l("Quantity"),
-        validators=[DataRequired(message=_l("Please enter a quantity, such as 5 or -2."))],
-        description=_l("Units to add (5) or remove (-2)."),
-    )
-    reason = StringField(
-        _l("Reason"),
-        validators=[
-            DataRequired(message=_l("Please give a reason for this stock change.")),
-            Length(max=255),
-        ],
-        filters=[_strip],
-    )
-
-    def validate_quantity(self, field: StringField) -> None:
-        try:
-            quantity = parse_quantity(field.data or "", signed=True)
-        except ValueError as error:
-            raise ValidationError(
-                str(_l("Please enter a whole number, such as 5 or -2."))
-            ) from error
-        if quantity == 0:
-            raise ValidationError(str(_l("Enter a quantity other than zero.")))
-        if self.kind.data == "receipt" and quantity < 0:
-            raise ValidationError(str(_l("Goods received add stock: enter a positive number.")))
-        field.number = quantity  # type: ignore[attr-defined]
-
-
-class ThresholdForm(FlaskForm):
-    threshold = StringField(
-        _l("Low-stock threshold"),
-        description=_l("Low stock at or below this many available units."),
-    )
-    use_default = BooleanField(_l("Use the shop default"))
-
-    def validate_threshold(self, field: StringField) -> None:
-        field.number = None  # type: ignore[attr-defined]
-        if self.use_default.data:
-            return
-        if not (field.data or "").strip():
-            raise ValidationError(str(_l("Please enter a threshold, or choose the shop default.")))
-        try:
-            field.number = parse_quantity(field.data or "")  # type: ignore[attr-defined]
-        except ValueError as error:
-            raise ValidationError(str(_l("Please enter a whole number, 0 or more."))) from error

@@ -22,8 +22,7 @@ from shop.catalogue.models import Product, ProductStatus
 from shop.catalogue.services import PATHS, CatalogueError
 from shop.catalogue.text import slugify
 from shop.config import LOCALES
-from shop.web.account.views import form_status
-from shop.web.admin.catalogue_forms import (
+from shop.web.admin.catalogue.forms import (
     LANGUAGES,
     STATUS_LABELS,
     ActionForm,
@@ -34,6 +33,7 @@ from shop.web.admin.catalogue_forms import (
     StatusForm,
     VariantForm,
 )
+from shop.web.forms import form_status
 from shop.web.htmx import render, wants_fragment
 from shop.web.storefront import meta
 

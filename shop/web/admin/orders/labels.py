@@ -1,4 +1,5 @@
-"""Staff-facing names of order, payment, email, event and stock states, and their colours."""
+"""Staff-facing names of order, payment, email, event and stock states, and their colours;
+of payment methods and of the e-mails an order sends."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from flask_babel import lazy_gettext as _l
 
 from shop.web.admin import bp
 
+PAYMENT_LABELS = {"card": _l("Card"), "bank_transfer": _l("Bank transfer")}
+EMAIL_LABELS = {
+    "order_confirmation": _l("Order confirmation"),
+    "payment_received": _l("Payment received"),
+    "order_shipped": _l("Order shipped"),
+    "order_refunded": _l("Refund"),
+    "order_cancelled": _l("Order cancelled"),
+}
 ORDER_TONES = {
     "pending_payment": "warn",
     "paid": "ok",

@@ -15,7 +15,7 @@ from shop.config import LOCALES
 from shop.extensions import db
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
-from shop.web.admin.catalogue_forms import (
+from shop.web.admin.catalogue.forms import (
     ActionForm,
     CategoryForm,
     CategoryTextForm,
@@ -25,7 +25,7 @@ from shop.web.admin.catalogue_forms import (
     identifier,
     tag_form_data,
 )
-from shop.web.admin.catalogue_support import (
+from shop.web.admin.catalogue.support import (
     apply_errors,
     created,
     or_404,

@@ -19,10 +19,11 @@ from shop.inventory import services as inventory
 from shop.inventory.admin_queries import LedgerFilters, StockFilters, StockRow
 from shop.inventory.models import InventoryItem, MovementKind
 from shop.paging import page_number
-from shop.web.account.views import form_status
-from shop.web.admin import admin_route, order_labels  # noqa: F401 (template helpers)
+from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
-from shop.web.admin.order_forms import AdjustStockForm, ThresholdForm
+from shop.web.admin.orders import labels  # noqa: F401 (template helpers: movement_label)
+from shop.web.admin.stock.forms import AdjustStockForm, ThresholdForm
+from shop.web.forms import form_status
 from shop.web.htmx import redirect_to, render
 from shop.web.security import form_view
 
