@@ -12,13 +12,14 @@ import pytest
 from flask_babel import force_locale
 
 from shop.audit.models import AuditLog
+from shop.backoffice import orders as admin_queries
 from shop.clock import utcnow
 from shop.emails.models import EmailMessage
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation
 from shop.invoices.models import Invoice
 from shop.invoices.pdf import render_pending
-from shop.orders import admin_queries, fulfilment
+from shop.orders import fulfilment
 from shop.orders.models import Order, OrderLine, OrderStatus, Refund, Shipment
 from shop.outbox.models import OutboxEvent
 from tests.admin_orders_support import bank_order, paid_card_order, shop  # noqa: F401

@@ -340,9 +340,9 @@ def test_attachments_are_added_at_send_time(app):
 def test_a_paid_order_renders_its_invoice_once_for_the_mail_the_page_and_a_resend(
     app, shop, test_env, tmp_path, smtp, mailbox, monkeypatch
 ):
+    from shop.backoffice.resend import queue_resend
     from shop.invoices import pdf
     from shop.invoices.models import Invoice
-    from shop.orders.resend import queue_resend
 
     renders: list[str] = []
     render_bytes = pdf.render_bytes

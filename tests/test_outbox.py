@@ -447,7 +447,7 @@ def test_worker_killed_mid_batch_then_restarted_mails_every_order_once(
 
 
 def test_an_event_about_an_order_carries_its_id_in_an_indexed_column(app):
-    from shop.orders.admin_queries import order_events
+    from shop.backoffice.orders import order_events
     from shop.outbox.services import emit
 
     with app.app_context():

@@ -148,12 +148,13 @@ def _load(app: Flask) -> None:
 
 def _orders() -> None:
     from shop.accounts import services as accounts
+    from shop.backoffice import payments as backoffice
     from shop.cart.models import CartStatus
     from shop.catalogue.models import ProductVariant
     from shop.clock import utcnow
     from shop.extensions import db
     from shop.inventory.models import InventoryItem
-    from shop.orders import backoffice, fulfilment
+    from shop.orders import fulfilment
     from tests import order_factory
 
     variants = db.session.scalars(

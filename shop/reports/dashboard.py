@@ -53,7 +53,7 @@ def counts(
             Order.status == OrderStatus.PENDING_PAYMENT, Order.payment_method == "bank_transfer"
         )
     if stock:
-        # The stock pages' rule (``shop.inventory.admin_queries``): available ≤ threshold,
+        # The stock pages' rule (``shop.backoffice.stock``): available ≤ threshold,
         # the variant's own or the shop's default; a tracked variant without an item has 0.
         available = func.coalesce(InventoryItem.on_hand, 0) - func.coalesce(
             InventoryItem.reserved, 0

@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
-from shop.orders import admin_queries
-from shop.orders.admin_queries import OrderFilters
+from shop.backoffice import orders as admin_queries
+from shop.backoffice.orders import OrderFilters
 from shop.web.admin import admin_route, numbers
 from shop.web.admin.orders.forms import read_filters
 from shop.web.admin.orders.labels import PAYMENT_LABELS

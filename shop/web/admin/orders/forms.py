@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from shop.orders import admin_queries
-from shop.orders.admin_queries import OrderFilters
+from shop.backoffice import orders as admin_queries
+from shop.backoffice.orders import OrderFilters
 from shop.orders.models import OrderStatus
 from shop.web.admin import numbers
 from shop.web.admin.numbers import BadNumber

@@ -21,12 +21,15 @@ from wtforms.fields.choices import SelectChoice
 
 from shop import queue
 from shop.accounts.permissions import Permission
+from shop.backoffice import orders as admin_queries
+from shop.backoffice import payments as backoffice
+from shop.backoffice import resend
+from shop.backoffice.orders import OrderDetail
 from shop.extensions import db
 from shop.invoices.models import Invoice
 from shop.invoices.pdf import stored_pdf
-from shop.orders import admin_queries, backoffice, fulfilment, resend
+from shop.orders import fulfilment
 from shop.orders import services as orders
-from shop.orders.admin_queries import OrderDetail
 from shop.orders.models import OrderStatus
 from shop.paging import page_number
 from shop.payments.stripe_gateway import PaymentError

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
+from shop.backoffice import stock as admin_queries
+from shop.backoffice.stock import LedgerFilters, StockFilters, StockRow
 from shop.extensions import db
-from shop.inventory import adjustments, admin_queries
+from shop.inventory import adjustments
 from shop.inventory import services as inventory
-from shop.inventory.admin_queries import LedgerFilters, StockFilters, StockRow
 from shop.inventory.models import InventoryItem, MovementKind
 from shop.paging import page_number
 from shop.web.admin import admin_route

@@ -19,10 +19,10 @@ from sqlalchemy.orm import selectinload
 from shop import sql
 from shop.accounts.models import User
 from shop.audit.models import AuditLog
+from shop.backoffice.stock import like_pattern
 from shop.emails.models import EmailMessage
 from shop.emails.services import message_id_for
 from shop.extensions import db
-from shop.inventory.admin_queries import like_pattern
 from shop.inventory.models import InventoryMovement
 from shop.invoices.models import Invoice
 from shop.orders.models import Order, OrderStatus, Payment, Refund, Shipment

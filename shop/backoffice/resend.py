@@ -15,10 +15,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from shop.backoffice.orders import order_events
 from shop.emails.models import EmailMessage
 from shop.emails.services import mail_domain, message_id_for, queue_email
 from shop.extensions import db
-from shop.orders.admin_queries import order_events
 from shop.orders.models import Order, Shipment
 from shop.orders.services import email_context
 from shop.outbox.models import OutboxEvent
