@@ -230,7 +230,7 @@ def save_product(
     tags = _find_tags(data.tag_ids)
     refuse(_product_errors(data, product, tags))
     now = at or utcnow()
-    if product is None:  # with nothing to load: no texts, variants or images yet
+    if product is None:  # its collections start empty: nothing to load
         product = Product(created_at=now, translations={}, variants=[], images=[])
         db.session.add(product)
     if data.status == ProductStatus.ACTIVE and product.status != ProductStatus.ACTIVE:
