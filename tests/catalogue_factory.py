@@ -29,14 +29,14 @@ SIZES = [
 # -- one of each, as the back office makes them --------------------------------------------
 
 
-def category(fr: str, en: str, **fields: Any) -> Category:
+def category(fr: str, en: str, *, commit: bool = True, **fields: Any) -> Category:
     """A category named ``fr``/``en``; ``fields`` as in ``CategoryInput`` (parent_id, ...)."""
     texts = {"fr": CategoryText(fr), "en": CategoryText(en)}
-    return taxonomy.save_category(None, CategoryInput(texts=texts, **fields))
+    return taxonomy.save_category(None, CategoryInput(texts=texts, **fields), commit=commit)
 
 
-def tag(fr: str, en: str) -> Tag:
-    return taxonomy.save_tag(None, {"fr": TagText(fr), "en": TagText(en)})
+def tag(fr: str, en: str, *, commit: bool = True) -> Tag:
+    return taxonomy.save_tag(None, {"fr": TagText(fr), "en": TagText(en)}, commit=commit)
 
 
 def product(
@@ -44,15 +44,17 @@ def product(
     *,
     status: str = ProductStatus.DRAFT,
     variants: Iterable[VariantInput] = (),
+    commit: bool = True,
     **fields: Any,
 ) -> Product:
     """Saved as a draft, its variants added, then given ``status`` (publishing checks the
-    publishing rules); ``fields`` as in ``ProductInput`` (category_id, tag_ids, ...)."""
-    made = services.save_product(None, ProductInput(texts=texts, **fields))
+    publishing rules); ``fields`` as in ``ProductInput`` (category_id, tag_ids, ...).
+    ``commit=False``: the caller commits (``services.commit_changes``)."""
+    made = services.save_product(None, ProductInput(texts=texts, **fields), commit=commit)
     for variant in variants:
-        services.create_variant(made.id, variant)
+        services.create_variant(made.id, variant, commit=commit)
     if status != ProductStatus.DRAFT:
-        services.set_status(made.id, status)
+        services.set_status(made.id, status, commit=commit)
     return made
 
 
@@ -123,6 +125,7 @@ def change_price(
     compare_at_price: int | None = None,
     *,
     at: datetime | None = None,
+    commit: bool = True,
 ) -> ProductVariant:
     """A new price (and compare-at price) from ``at``, the rest of the variant as it is."""
     current = services.load_variant(variant_id)
@@ -135,7 +138,7 @@ def change_price(
         track_inventory=current.track_inventory,
         weight_grams=current.weight_grams,
     )
-    return services.update_variant(variant_id, data, at=at)
+    return services.update_variant(variant_id, data, at=at, commit=commit)
 
 
 def _changed(texts: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]] | None) -> dict:
@@ -152,14 +155,15 @@ def build(products: int = 30) -> dict:
 
     Product i costs 10 € + i €, has stock unless i % 5 == 0, is tagged 'bois-massif' when even.
     Product 0 has two sizes; product 1 is discounted (60 € → 45 €, 30-day lowest 55 €).
+    One transaction for the catalogue, as the demo makes its own.
     """
-    furniture = category("Mobilier", "Furniture", featured=True)
-    chairs = category("Chaises", "Chairs", parent_id=furniture.id)
-    tables = category("Tables", "Tables", parent_id=furniture.id, position=1)
-    kitchen = category("Cuisine", "Kitchen", featured=True, position=1)
-    wood = tag("Bois massif", "Solid wood")
-    handmade = tag("Fait main", "Handmade")
-    tag("Nouveauté", "New")
+    furniture = category("Mobilier", "Furniture", featured=True, commit=False)
+    chairs = category("Chaises", "Chairs", parent_id=furniture.id, commit=False)
+    tables = category("Tables", "Tables", parent_id=furniture.id, position=1, commit=False)
+    kitchen = category("Cuisine", "Kitchen", featured=True, position=1, commit=False)
+    wood = tag("Bois massif", "Solid wood", commit=False)
+    handmade = tag("Fait main", "Handmade", commit=False)
+    tag("Nouveauté", "New", commit=False)
     made = []
     long_ago = utcnow() - timedelta(days=60)
     for i in range(products):
@@ -189,20 +193,23 @@ def build(products: int = 30) -> dict:
             category_id=chairs.id if i % 2 == 0 else tables.id,
             featured=i < 4,
             tag_ids=(wood.id,) if i % 2 == 0 else (handmade.id,),
+            commit=False,
         )
         if i == 1:
             variant = services.create_variant(
-                item.id, VariantInput(sku="SKU-1", price=6000), at=long_ago
+                item.id, VariantInput(sku="SKU-1", price=6000), at=long_ago, commit=False
             )
-            change_price(variant.id, 5500, at=utcnow() - timedelta(days=20))
-            change_price(variant.id, 4500, compare_at_price=6000)
-            services.set_status(item.id, ProductStatus.ACTIVE)
+            change_price(variant.id, 5500, at=utcnow() - timedelta(days=20), commit=False)
+            change_price(variant.id, 4500, compare_at_price=6000, commit=False)
+            services.set_status(item.id, ProductStatus.ACTIVE, commit=False)
         made.append(item)
     draft = product(
         {"fr": Text(title="Brouillon secret"), "en": Text(title="Secret draft")},
         variants=[VariantInput(sku="SKU-DRAFT", price=999)],
         category_id=chairs.id,
+        commit=False,
     )
+    services.commit_changes()
     for i, item in enumerate(made):
         if i % 5 != 0 or i == 0:
             for variant in item.variants:
@@ -229,9 +236,11 @@ def add_products(category_id: int, count: int, start: int = 1000) -> list[int]:
             status=ProductStatus.ACTIVE,
             variants=[VariantInput(sku=f"STOOL-{i}", price=2500 + i)],
             category_id=category_id,
+            commit=False,
         )
         for i in range(start, start + count)
     ]
+    services.commit_changes()
     for item in made:
         receive(item.variants[0].id, 5, reason="initial stock")
     return [p.id for p in made]

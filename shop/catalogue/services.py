@@ -248,7 +248,6 @@ def save_product(
     for locale in LOCALES:
         if (text := data.texts.get(locale)) is not None:
             _set_text(product, locale, text)
-    db.session.flush()
     if created is not None and product_id is None:
         created(product)
     if commit:

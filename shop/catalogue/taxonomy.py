@@ -289,4 +289,3 @@ def _set_values(translations: Any, model: type, locale: str, values: dict[str, A
     else:
         for key, value in values.items():
             setattr(current, key, value)
-    db.session.flush()
