@@ -2,11 +2,11 @@
 
 Everything comes from ``random.Random(2026)``: titles are built from French and English name
 parts that agree in gender and number, descriptions from sentences written for each family and
-material, pictures are drawn with Pillow (nothing is downloaded). Rows go in with bulk inserts
-so ``--products 10000`` stays quick; price changes and opening stock go through the services
-that own those rules (Omnibus reference prices, the stock ledger), and pictures through the
-upload pipeline. A pool of drawn pictures is shared: each is uploaded once, then referenced
-by the other products of its family.
+material, pictures are drawn with Pillow (nothing is downloaded). Categories, tags, products,
+variants, later prices and pictures go through the catalogue services the back office uses
+(the same checks, price history and addresses), dated as the plan says, and opening stock
+through the stock ledger; all in one transaction. A pool of drawn pictures is shared: each is
+uploaded once, then referenced by the other products of its family.
 """
 
 from __future__ import annotations
@@ -15,34 +15,19 @@ import io
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 from sqlalchemy import insert
-from sqlalchemy.orm import selectinload
 
 from shop.accounts import services as accounts
 from shop.accounts.models import Role
-from shop.catalogue import cache, images
+from shop.catalogue import images, taxonomy
 from shop.catalogue import services as catalogue
-from shop.catalogue.models import (
-    Category,
-    CategoryTranslation,
-    PriceHistory,
-    Product,
-    ProductImage,
-    ProductKind,
-    ProductStatus,
-    ProductTranslation,
-    ProductVariant,
-    Tag,
-    TagTranslation,
-    TaxClass,
-    product_tags,
-)
-from shop.catalogue.text import sanitize_description, slugify
+from shop.catalogue.models import Product, ProductImage, ProductKind, ProductStatus
+from shop.catalogue.text import slugify
 from shop.checkout.defaults import load_defaults as load_checkout_defaults
 from shop.clock import utcnow
 from shop.extensions import db
@@ -1189,33 +1174,31 @@ class CatalogueSummary:
 
 
 def load_catalogue(count: int = DEFAULT_PRODUCTS) -> CatalogueSummary:
-    """Create the demo catalogue in one transaction; renditions are rendered after it commits."""
+    """Create the demo catalogue through the catalogue services, as the back office would, in
+    one transaction; renditions are rendered after it commits."""
     now = utcnow()
     summary = CatalogueSummary()
-    category_ids = _create_categories()
+    categories = _create_categories()
     tag_ids = {
-        key: catalogue.create_tag({"fr": fr, "en": en}, commit=False).id
-        for key, (fr, en) in TAGS.items()
+        key: taxonomy.save_tag(None, _tag_texts(key), noindex=key in NOINDEX_TAGS, commit=False).id
+        for key in TAGS
     }
-    summary.categories, summary.tags = len(category_ids), len(tag_ids)
+    summary.categories, summary.tags = len(categories), len(tag_ids)
 
     plans = list(Planner(count, now).plans())
-    product_ids = _insert_products(plans, category_ids)
-    variant_ids = _insert_variants(plans, product_ids)
-    _insert_rows(
-        product_tags,
-        [
-            {"product_id": pid, "tag_id": tag_ids[tag]}
-            for plan, pid in zip(plans, product_ids, strict=True)
-            for tag in plan.tags
-        ],
-    )
-    summary.discounted = _change_prices(plans, variant_ids)
+    pool: dict[tuple[str, int], ProductImage] = {}
+    shared_images = 0
+    variant_ids = []
+    for plan in plans:
+        product_id, ids = _create_product(plan, categories[plan.family.key].id, tag_ids)
+        variant_ids.append(ids)
+        shared_images += _add_pictures(plan, product_id, pool)
+        if plan.status == ProductStatus.ACTIVE:
+            _share_first_picture(categories[plan.family.parent], product_id)
+    summary.discounted = sum(bool(v.changes) for plan in plans for v in plan.variants)
     summary.receipts = _receive_stock(plans, variant_ids)
-    summary.pictures, summary.picture_files = _add_pictures(plans, product_ids)
-    _search_engine_texts(category_ids, tag_ids)
-    db.session.commit()
-    cache.catalogue_changed()
+    summary.pictures, summary.picture_files = len(pool) + shared_images, len(pool)
+    catalogue.commit_changes()
 
     for plan in plans:
         summary.products[plan.status] = summary.products.get(plan.status, 0) + 1
@@ -1265,167 +1248,126 @@ TAG_SEO = {
 NOINDEX_TAGS = ("new",)
 
 
-def _search_engine_texts(category_ids: dict[str, int], tag_ids: dict[str, int]) -> None:
-    """The merchant's meta texts, the shared picture of each top category (its first product
-    picture) and the pages kept out of search engines: the demo shows every SEO setting."""
-    for rows, model, ids in (
-        (CATEGORY_SEO, CategoryTranslation, "category_id"),
-        (TAG_SEO, TagTranslation, "tag_id"),
-    ):
-        keyed = category_ids if model is CategoryTranslation else tag_ids
-        for key, (titles, descriptions) in rows.items():
-            for index, locale in enumerate(("fr", "en")):
-                db.session.execute(
-                    db.update(model)
-                    .where(getattr(model, ids) == keyed[key], model.locale == locale)
-                    .values(
-                        meta_title=fr_typography(titles[0]) if index == 0 else titles[1],
-                        meta_description=(
-                            fr_typography(descriptions[0]) if index == 0 else descriptions[1]
-                        ),
-                    )
-                )
-    db.session.execute(
-        db.update(Tag)
-        .where(Tag.id.in_([tag_ids[key] for key in NOINDEX_TAGS]))
-        .values(noindex=True)
-    )
-    for key in PARENTS:
-        children = [category_ids[f.key] for f in FAMILIES if f.parent == key]
-        first = db.session.execute(
-            db.select(ProductImage.id)
-            .join(Product, Product.id == ProductImage.product_id)
-            .where(Product.category_id.in_(children), Product.status == ProductStatus.ACTIVE)
-            .order_by(Product.id, ProductImage.position)
-            .limit(1)
-        ).scalar()
-        if first is not None:
-            db.session.execute(
-                db.update(Category)
-                .where(Category.id == category_ids[key])
-                .values(og_image_id=first)
-            )
+@dataclass
+class DemoCategory:
+    id: int
+    data: taxonomy.CategoryInput  # as saved, for the shared picture added later
 
 
-def _create_categories() -> dict[str, int]:
-    ids = {}
+def _create_categories() -> dict[str, DemoCategory]:
+    categories = {}
     for position, (key, (fr, en, text_fr, text_en)) in enumerate(PARENTS.items()):
-        parent = catalogue.create_category(
-            {"fr": fr_typography(fr), "en": en},
+        data = taxonomy.CategoryInput(
+            texts=_category_texts(
+                key,
+                (fr_typography(fr), en),
+                (f"<p>{fr_typography(text_fr)}</p>", f"<p>{text_en}</p>"),
+            ),
             position=position,
             featured=True,
-            descriptions={"fr": f"<p>{fr_typography(text_fr)}</p>", "en": f"<p>{text_en}</p>"},
-            commit=False,
         )
-        ids[key] = parent.id
+        parent = categories[key] = DemoCategory(
+            taxonomy.save_category(None, data, commit=False).id, data
+        )
         children = [f for f in FAMILIES if f.parent == key]
         for child_position, family in enumerate(children):
-            child = catalogue.create_category(
-                {"fr": fr_typography(family.fr), "en": family.en},
-                parent=parent,
+            data = taxonomy.CategoryInput(
+                texts=_category_texts(family.key, (fr_typography(family.fr), family.en)),
+                parent_id=parent.id,
                 position=child_position,
-                commit=False,
             )
-            ids[family.key] = child.id
-    return ids
+            categories[family.key] = DemoCategory(
+                taxonomy.save_category(None, data, commit=False).id, data
+            )
+    return categories
 
 
-def _insert_products(plans: Sequence[ProductPlan], category_ids: dict[str, int]) -> list[int]:
-    rows = [
-        {
-            "kind": plan.kind,
-            "status": plan.status,
-            "tax_class": TaxClass.STANDARD,
-            "category_id": category_ids[plan.family.key],
-            "featured": plan.featured,
-            "min_price": min(v.final_price for v in plan.variants),
-            "created_at": plan.created_at,
-            "updated_at": plan.created_at,
-            "published_at": plan.published_at,
-        }
-        for plan in plans
-    ]
-    ids = _insert_returning_ids(Product, rows)
-    _insert_rows(
-        ProductTranslation,
-        [
-            {
-                "product_id": product_id,
-                "locale": locale,
-                "title": text.title,
-                "slug": text.slug,
-                "description": sanitize_description(text.description),
-                "meta_title": "",
-                "meta_description": text.meta_description,
-            }
-            for plan, product_id in zip(plans, ids, strict=True)
-            for locale, text in plan.texts.items()
-        ],
+def _category_texts(
+    key: str, names: tuple[str, str], descriptions: tuple[str, str] = ("", "")
+) -> dict[str, taxonomy.CategoryText]:
+    titles, meta_descriptions = CATEGORY_SEO.get(key, (("", ""), ("", "")))
+    return {
+        locale: taxonomy.CategoryText(
+            name=names[index],
+            description=descriptions[index],
+            meta_title=_seo_text(titles, index),
+            meta_description=_seo_text(meta_descriptions, index),
+        )
+        for index, locale in enumerate(("fr", "en"))
+    }
+
+
+def _tag_texts(key: str) -> dict[str, taxonomy.TagText]:
+    names = TAGS[key]
+    titles, meta_descriptions = TAG_SEO.get(key, (("", ""), ("", "")))
+    return {
+        locale: taxonomy.TagText(
+            name=names[index],
+            meta_title=_seo_text(titles, index),
+            meta_description=_seo_text(meta_descriptions, index),
+        )
+        for index, locale in enumerate(("fr", "en"))
+    }
+
+
+def _seo_text(texts: tuple[str, str], index: int) -> str:
+    return fr_typography(texts[0]) if index == 0 else texts[1]
+
+
+def _create_product(
+    plan: ProductPlan, category_id: int, tag_ids: dict[str, int]
+) -> tuple[int, list[int]]:
+    """The product as a draft, its variants at their first price, then published (archived
+    products were published once), then each later price in the order it came."""
+    product = catalogue.save_product(
+        None,
+        catalogue.ProductInput(
+            texts=plan.texts,
+            kind=plan.kind,
+            category_id=category_id,
+            tag_ids=tuple(sorted(tag_ids[tag] for tag in plan.tags)),
+            featured=plan.featured,
+        ),
+        at=plan.created_at,
+        commit=False,
     )
-    return ids
-
-
-def _insert_variants(plans: Sequence[ProductPlan], product_ids: list[int]) -> list[list[int]]:
-    """Variants at their first price, each with the price-history row that price started."""
-    rows = [
-        {
-            "product_id": product_id,
-            "sku": v.sku,
-            "barcode": v.barcode,
-            "price": v.price,
-            "compare_at_price": None,
-            "lowest_prior_price": None,
-            "price_since": v.since,
-            "options": v.options,
-            "position": v.position,
-            "is_active": True,
-            "track_inventory": v.track_inventory,
-            "weight_grams": v.weight_grams,
-        }
-        for plan, product_id in zip(plans, product_ids, strict=True)
+    variants = [
+        catalogue.create_variant(
+            product.id, _variant_input(v, v.price, None), at=v.since, commit=False
+        )
         for v in plan.variants
     ]
-    flat_ids = _insert_returning_ids(ProductVariant, rows)
-    _insert_rows(
-        PriceHistory,
-        [
-            {"variant_id": vid, "price": row["price"], "started_at": row["price_since"]}
-            for vid, row in zip(flat_ids, rows, strict=True)
-        ],
+    if plan.published_at is not None:
+        catalogue.set_status(product.id, ProductStatus.ACTIVE, at=plan.published_at, commit=False)
+    if plan.status == ProductStatus.ARCHIVED:
+        catalogue.set_status(product.id, ProductStatus.ARCHIVED, at=plan.published_at, commit=False)
+    changes = sorted(
+        (at, index, price, compare_at)
+        for index, variant in enumerate(plan.variants)
+        for price, compare_at, at in variant.changes
     )
-    ids, start = [], 0
-    for plan in plans:
-        ids.append(flat_ids[start : start + len(plan.variants)])
-        start += len(plan.variants)
-    return ids
+    for at, index, price, compare_at in changes:
+        catalogue.update_variant(
+            variants[index].id,
+            _variant_input(plan.variants[index], price, compare_at),
+            at=at,
+            commit=False,
+        )
+    return product.id, [v.id for v in variants]
 
 
-def _change_prices(plans: Sequence[ProductPlan], variant_ids: list[list[int]]) -> int:
-    """Replay each discounted variant's later prices through the pricing service, oldest first."""
-    changed = [
-        (variant_id, variant.changes)
-        for plan, ids in zip(plans, variant_ids, strict=True)
-        for variant, variant_id in zip(plan.variants, ids, strict=True)
-        if variant.changes
-    ]
-    for start in range(0, len(changed), CHUNK):
-        # Load the variants with their product and siblings in three queries rather than
-        # three per price change (the service reads all of them to refresh min_price).
-        db.session.execute(
-            db.select(ProductVariant)
-            .where(ProductVariant.id.in_([vid for vid, _ in changed[start : start + CHUNK]]))
-            .options(selectinload(ProductVariant.product).selectinload(Product.variants))
-        ).scalars().all()
-    # Round n applies every variant's n-th change, then flushes once: a change only needs the
-    # price history of its own variant's earlier rounds, so nothing has to flush in between.
-    for round_number in range(max((len(changes) for _, changes in changed), default=0)):
-        with db.session.no_autoflush:
-            for variant_id, changes in changed:
-                if round_number < len(changes):
-                    price, compare_at, at = changes[round_number]
-                    catalogue.change_price(variant_id, price, compare_at, at=at, commit=False)
-        db.session.flush()
-    return len(changed)
+def _variant_input(
+    variant: VariantPlan, price: int, compare_at_price: int | None
+) -> catalogue.VariantInput:
+    return catalogue.VariantInput(
+        sku=variant.sku,
+        price=price,
+        compare_at_price=compare_at_price,
+        barcode=variant.barcode,
+        options=variant.options,
+        track_inventory=variant.track_inventory,
+        weight_grams=variant.weight_grams,
+    )
 
 
 def _receive_stock(plans: Sequence[ProductPlan], variant_ids: list[list[int]]) -> int:
@@ -1471,46 +1413,54 @@ def _receive_stock(plans: Sequence[ProductPlan], variant_ids: list[list[int]]) -
     return len(receipts)
 
 
-def _add_pictures(plans: Sequence[ProductPlan], product_ids: list[int]) -> tuple[int, int]:
-    """The first product to show a pool picture uploads it; the others point at its file."""
-    pool: dict[tuple[str, int], ProductImage] = {}
-    shared = []
-    for plan, product_id in zip(plans, product_ids, strict=True):
-        for position, (key, alt_fr, alt_en) in enumerate(plan.pictures):
-            source = pool.get(key)
-            if source is None:
-                pool[key] = images.add_product_image(
-                    product_id,
-                    io.BytesIO(draw_picture(key)),
-                    alt_fr=alt_fr,
-                    alt_en=alt_en,
-                    position=position,
-                    commit=False,
-                )
-                continue
-            shared.append(
-                {
-                    "product_id": product_id,
-                    "position": position,
-                    "path": source.path,
-                    "sha256": source.sha256,
-                    "width": source.width,
-                    "height": source.height,
-                    "alt_fr": alt_fr[: images.ALT_MAX_LENGTH],
-                    "alt_en": alt_en[: images.ALT_MAX_LENGTH],
-                    "renditions": {},
-                }
+def _add_pictures(
+    plan: ProductPlan, product_id: int, pool: dict[tuple[str, int], ProductImage]
+) -> int:
+    """The first product to show a pool picture uploads it; the others point at its file
+    (rows the back office cannot make: it stores each upload under its own product).
+    Returns the number of such shared rows."""
+    shared = 0
+    for position, (key, alt_fr, alt_en) in enumerate(plan.pictures):
+        source = pool.get(key)
+        if source is None:
+            pool[key] = images.add_product_image(
+                product_id,
+                io.BytesIO(draw_picture(key)),
+                alt_fr=alt_fr,
+                alt_en=alt_en,
+                commit=False,
             )
-    _insert_rows(ProductImage, shared)
-    return len(pool) + len(shared), len(pool)
+            continue
+        db.session.add(
+            ProductImage(
+                product_id=product_id,
+                position=position,
+                path=source.path,
+                sha256=source.sha256,
+                width=source.width,
+                height=source.height,
+                alt_fr=alt_fr[: images.ALT_MAX_LENGTH],
+                alt_en=alt_en[: images.ALT_MAX_LENGTH],
+                renditions={},
+            )
+        )
+        shared += 1
+    return shared
 
 
-def _insert_returning_ids(model: type[db.Model], rows: list[dict[str, Any]]) -> list[int]:
-    ids: list[int] = []
-    for start in range(0, len(rows), CHUNK):
-        statement = insert(model).returning(model.id, sort_by_parameter_order=True)
-        ids.extend(db.session.scalars(statement, rows[start : start + CHUNK]))
-    return ids
+def _share_first_picture(category: DemoCategory, product_id: int) -> None:
+    """A top category is shared with the first picture of its first published product."""
+    if category.data.og_image_id is not None:
+        return
+    first = db.session.execute(
+        db.select(ProductImage.id)
+        .where(ProductImage.product_id == product_id)
+        .order_by(ProductImage.position)
+        .limit(1)
+    ).scalar()
+    if first is not None:
+        category.data = replace(category.data, og_image_id=first)
+        taxonomy.save_category(category.id, category.data, commit=False)
 
 
 def _insert_rows(target: Any, rows: list[dict[str, Any]]) -> None:

@@ -80,18 +80,21 @@ def sample_url_values(app: Flask) -> dict[str, Any]:
 def _catalogue_samples() -> dict[str, int]:
     """A draft product in a category, with a tag, a variant and an image row (admin.products_*,
     admin.categories_*, admin.tags_*)."""
-    from shop.catalogue import services as catalogue
     from shop.catalogue.models import ProductImage
+    from shop.catalogue.services import Text, VariantInput
     from shop.extensions import db
+    from tests import catalogue_factory
 
-    category = catalogue.create_category({"fr": "Échantillons", "en": "Samples"})
-    tag = catalogue.create_tag({"fr": "Échantillon", "en": "Sample"})
-    product = catalogue.create_product(
-        {"fr": catalogue.Text("Produit témoin"), "en": catalogue.Text("Sample product")},
-        category=category,
-        tags=[tag],
+    category = catalogue_factory.category("Échantillons", "Samples")
+    tag = catalogue_factory.tag("Échantillon", "Sample")
+    product = catalogue_factory.product(
+        {"fr": Text("Produit témoin"), "en": Text("Sample product")},
+        variants=[VariantInput(sku="SAMPLE-1", price=1250)],
+        category_id=category.id,
+        tag_ids=(tag.id,),
     )
-    variant = catalogue.add_variant(product, sku="SAMPLE-1", price=1250)
+    variant = product.variants[0]
+    # An image row without its file (the admin pages need the row, not the picture).
     image = ProductImage(
         product_id=product.id, path="products/sample.jpg", sha256="0" * 64, width=800, height=600
     )

@@ -26,9 +26,10 @@ from shop.catalogue.models import (
     Tag,
     UrlRedirect,
 )
-from shop.catalogue.services import Text
+from shop.catalogue.services import Text, VariantInput
 from shop.extensions import db
 from shop.inventory.services import receive
+from tests import catalogue_factory
 from tests.admin_support import admin_csrf, login_staff
 
 # -- helpers -----------------------------------------------------------------------------
@@ -46,10 +47,10 @@ def manager(app: Flask) -> FlaskClient:
 def shop(app: Flask) -> dict[str, int]:
     """Mobilier > Chaises, and the tags Bois massif and Fait main."""
     with app.app_context():
-        furniture = services.create_category({"fr": "Mobilier", "en": "Furniture"})
-        chairs = services.create_category({"fr": "Chaises", "en": "Chairs"}, parent=furniture)
-        wood = services.create_tag({"fr": "Bois massif", "en": "Solid wood"})
-        handmade = services.create_tag({"fr": "Fait main", "en": "Handmade"})
+        furniture = catalogue_factory.category("Mobilier", "Furniture")
+        chairs = catalogue_factory.category("Chaises", "Chairs", parent_id=furniture.id)
+        wood = catalogue_factory.tag("Bois massif", "Solid wood")
+        handmade = catalogue_factory.tag("Fait main", "Handmade")
         return {
             "furniture": furniture.id,
             "chairs": chairs.id,
@@ -67,18 +68,17 @@ def make_product(
     price: int = 4500,
     status: str = ProductStatus.DRAFT,
     category_id: int | None = None,
+    tag_ids: tuple[int, ...] = (),
 ) -> int:
     texts = {}
     if title_fr is not None:
         texts["fr"] = Text(title=title_fr, description=description_fr)
     if title_en is not None:
         texts["en"] = Text(title=title_en, description="<p>A sturdy chair.</p>")
-    category = db.session.get(Category, category_id) if category_id else None
-    product = services.create_product(texts, category=category)
-    if sku:
-        services.add_variant(product, sku=sku, price=price, track_inventory=False)
-    if status == ProductStatus.ACTIVE:
-        services.publish(product.id)
+    variants = [VariantInput(sku=sku, price=price, track_inventory=False)] if sku else []
+    product = catalogue_factory.product(
+        texts, status=status, variants=variants, category_id=category_id, tag_ids=tag_ids
+    )
     return product.id
 
 
@@ -184,15 +184,12 @@ def test_list_searches_titles_and_skus_and_filters(app, manager, shop):
 
 def test_list_filters_by_tag_kind_and_stock_and_sorts_by_price(app, manager, shop):
     with app.app_context():
-        cheap = make_product("Tabouret", "Stool", sku="TAB-1", price=1500)
+        make_product("Tabouret", "Stool", sku="TAB-1", price=1500, tag_ids=(shop["wood"],))
         dear = make_product("Armoire", "Wardrobe", price=90000)
-        tracked = services.add_variant(db.session.get(Product, dear), sku="ARM-1", price=90000)
+        tracked = services.create_variant(dear, VariantInput(sku="ARM-1", price=90000))
         empty = make_product("Commode", "Chest", price=30000)
-        services.add_variant(db.session.get(Product, empty), sku="COM-1", price=30000)
+        services.create_variant(empty, VariantInput(sku="COM-1", price=30000))
         receive(tracked.id, 2, reason="Réception")
-        product = db.session.get(Product, cheap)
-        product.tags = [db.session.get(Tag, shop["wood"])]
-        db.session.commit()
 
     tagged = html(manager.get(f"/admin/products?tag={shop['wood']}"))
     out = html(manager.get("/admin/products?stock=out"))
@@ -254,11 +251,14 @@ def test_list_query_count_does_not_grow_with_the_catalogue(app, manager, queries
     few = statements()
     with app.app_context():
         for i in range(40):
-            pid = make_product(f"Table {i}", f"Table {i}", sku=f"B-{i}", category_id=shop["chairs"])
-            product = db.session.get(Product, pid)
-            product.tags = [db.session.get(Tag, shop["wood"])]
-            services.add_variant(product, sku=f"B-{i}-L", price=100)
-        db.session.commit()
+            pid = make_product(
+                f"Table {i}",
+                f"Table {i}",
+                sku=f"B-{i}",
+                category_id=shop["chairs"],
+                tag_ids=(shop["wood"],),
+            )
+            services.create_variant(pid, VariantInput(sku=f"B-{i}-L", price=100))
     many = statements()
 
     assert few == many
@@ -610,10 +610,9 @@ def test_the_variant_edit_page_shows_amounts_in_the_staff_language(app, manager)
 def test_remove_deletes_an_unused_variant_and_deactivates_a_used_one(app, manager):
     with app.app_context():
         product_id = make_product(sku="CH-1")
-        product = db.session.get(Product, product_id)
-        used = services.add_variant(product, sku="CH-2", price=100)
+        used = services.create_variant(product_id, VariantInput(sku="CH-2", price=100))
         receive(used.id, 3, reason="Réception")
-        unused_id = product.variants[0].id
+        unused_id = db.session.get(Product, product_id).variants[0].id
         used_id = used.id
 
     deleted = post(manager, f"/admin/products/variants/{unused_id}/remove", {"confirm": "1"})
@@ -967,9 +966,7 @@ def test_a_tag_slug_already_taken_is_refused(app, manager, shop):
 
 def test_tag_list_counts_products(app, manager, shop):
     with app.app_context():
-        product = db.session.get(Product, make_product())
-        product.tags = [db.session.get(Tag, shop["wood"])]
-        db.session.commit()
+        make_product(tag_ids=(shop["wood"],))
 
     page = html(manager.get("/admin/tags"))
 
@@ -1043,10 +1040,7 @@ def test_back_to_draft_and_deleting_an_empty_category_are_audited(app, manager, 
 
 def test_a_new_tag_address_redirects_the_old_one(app, manager, shop, client):
     with app.app_context():
-        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
-        product = db.session.get(Product, product_id)
-        product.tags = [db.session.get(Tag, shop["wood"])]
-        db.session.commit()
+        make_product(sku="CH-1", status=ProductStatus.ACTIVE, tag_ids=(shop["wood"],))
 
     response = post(
         manager,
@@ -1089,9 +1083,10 @@ def test_edit_page_query_count_does_not_grow_with_variants_and_images(app, manag
 
     few = statements()
     with app.app_context():
-        product = db.session.get(Product, product_id)
         for i in range(6):
-            variant = services.add_variant(product, sku=f"CH-X{i}", price=100 + i)
+            variant = services.create_variant(
+                product_id, VariantInput(sku=f"CH-X{i}", price=100 + i)
+            )
             receive(variant.id, 2, reason="Réception")
             services_image(product_id, f"vue {i}")
     many = statements()
@@ -1329,10 +1324,7 @@ def test_tag_meta_texts_noindex_and_shared_image_are_saved_audited_and_shown(
     app, manager, client, shop
 ):
     with app.app_context():
-        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE)
-        product = db.session.get(Product, product_id)
-        product.tags = [db.session.get(Tag, shop["wood"])]
-        db.session.commit()
+        product_id = make_product(sku="CH-1", status=ProductStatus.ACTIVE, tag_ids=(shop["wood"],))
         services_image(product_id, "chaise")
     (picture_id,) = image_ids(app, product_id)
     edit = html(manager.get(f"/admin/tags/{shop['wood']}"))

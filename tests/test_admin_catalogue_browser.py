@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from shop.catalogue import services
 from shop.catalogue.models import Product, ProductImage
+from shop.catalogue.services import Text
 from shop.extensions import db
+from tests import catalogue_factory
 from tests.admin_support import login_staff
 from tests.test_images import wait_for_renditions
 from tests.test_payments_browser import watch_console
@@ -28,7 +29,7 @@ NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 def manager_page(app, live, browser: Browser):
     """A Chromium page signed in as a manager (two-factor passed), working in French."""
     with app.app_context():
-        services.create_category({"fr": "Luminaires", "en": "Lighting"})
+        catalogue_factory.category("Luminaires", "Lighting")
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = USER_AGENT  # the session is bound to it
     login_staff(client, app, "manager")
@@ -160,7 +161,7 @@ def test_the_product_list_filters_as_you_type_and_works_without_javascript(
 ):
     with app.app_context():
         for title_fr, title_en in (("Lampe de chevet", "Bedside lamp"), ("Tabouret", "Stool")):
-            services.create_product({"fr": services.Text(title_fr), "en": services.Text(title_en)})
+            catalogue_factory.product({"fr": Text(title_fr), "en": Text(title_en)})
     page = manager_page
     problems = watch_console(page)
     page.goto(live.url + "/admin/products")

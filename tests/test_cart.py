@@ -12,7 +12,7 @@ from shop.cart import services as cart
 from shop.cart.models import Cart, CartEvent, CartItem, CartStatus
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductStatus, ProductVariant
-from shop.catalogue.services import Text
+from shop.catalogue.services import Text, VariantInput
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryReservation
@@ -51,17 +51,20 @@ def shop(app) -> dict[str, int]:
     """The factory's catalogue plus an archived product and an untracked one: SKU -> id."""
     with app.app_context():
         catalogue_factory.build(10)
-        archived = catalogue.create_product(
+        archived = catalogue_factory.product(
             {"fr": Text(title="Vieux banc"), "en": Text(title="Old bench")},
             status=ProductStatus.ARCHIVED,
+            variants=[VariantInput(sku="SKU-ARCHIVED", price=1500)],
         )
-        catalogue.add_variant(archived, sku="SKU-ARCHIVED", price=1500)
         inventory.receive(archived.variants[0].id, 5, reason="initial stock")
-        cups = catalogue.create_product(
-            {"fr": Text(title="Tasses en grès"), "en": Text(title="Stoneware cups")},
+        catalogue_factory.product(
+            {
+                "fr": Text(title="Tasses en grès", description="<p>Quatre tasses.</p>"),
+                "en": Text(title="Stoneware cups", description="<p>Four cups.</p>"),
+            },
             status=ProductStatus.ACTIVE,
+            variants=[VariantInput(sku="CUPS", price=3200, track_inventory=False)],
         )
-        catalogue.add_variant(cups, sku="CUPS", price=3200, track_inventory=False)
         return dict(db.session.execute(select(ProductVariant.sku, ProductVariant.id)).all())
 
 
@@ -429,7 +432,7 @@ def test_price_change_notice_is_shown_once_and_the_current_price_is_charged(app,
     variant = shop["SKU-3"]
     add(client, variant, 2)
     with app.app_context():
-        catalogue.change_price(variant, 1500)
+        catalogue_factory.change_price(variant, 1500)
     html = html_of(client.get("/fr/panier"))
     assert "Certains prix ont changé depuis que vous avez ajouté ces articles." in html
     assert "(13,00\u00a0€ quand vous l’avez ajouté)" in html
@@ -448,9 +451,8 @@ def test_summary_lines(app, shop):
         cart.add_item(one.id, shop["CUPS"], 1)
         cart.add_item(one.id, shop["SKU-4"], 1)
         product = db.session.get(ProductVariant, shop["SKU-4"]).product
-        product.status = ProductStatus.ARCHIVED
-        db.session.commit()
-        catalogue.change_price(shop["SKU-0-1"], 1100)
+        catalogue.set_status(product.id, ProductStatus.ARCHIVED)
+        catalogue_factory.change_price(shop["SKU-0-1"], 1100)
         summary = cart.summary(one.id, "en")
     large, cups, archived = summary.lines
     assert (large.title, large.variant_label, large.sku) == ("Oak chair no. 0", "Large", "SKU-0-1")

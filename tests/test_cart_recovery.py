@@ -32,7 +32,6 @@ from shop.cart.models import (
     CartRecoveryToken,
     CartStatus,
 )
-from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductVariant
 from shop.checkout import services as checkout
 from shop.clock import utcnow
@@ -563,7 +562,7 @@ def test_the_link_restores_the_cart_in_a_fresh_browser_with_the_price_notice(app
         assert stored.token_hash == hashlib.sha256(secret.encode()).hexdigest()
         assert stored.cart_id == cart_id and stored.step == 1
         assert stored.expires_at == t0 + HOUR + timedelta(days=14)
-        catalogue.change_price(shop["SKU-3"], 1500)  # 13 € → 15 € since it was added
+        catalogue_factory.change_price(shop["SKU-3"], 1500)  # 13 € → 15 € since it was added
         db.session.commit()
 
     browser = app.test_client()

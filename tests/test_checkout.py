@@ -220,14 +220,13 @@ def test_card_order_goes_to_payment_and_its_confirmation_links_back(app, client,
 
 
 def test_an_order_beyond_what_amounts_can_hold_is_refused_with_a_message(app, client, shop):
-    from shop.catalogue import services as catalogue
     from shop.checkout import services as checkout
     from shop.checkout.services import OrderTooLarge
     from tests.test_orders import _cart, _details
 
     variant = _sku_variant(app, "SKU-3")
     with app.app_context():
-        catalogue.change_price(variant, 900_000_000)  # 9 000 000,00 €: a valid price
+        catalogue_factory.change_price(variant, 900_000_000)  # 9 000 000,00 €: a valid price
         db.session.commit()
     assert _add(client, variant, 3).status_code == 303  # 27 M€: past the 32-bit columns
     assert client.get("/fr/commande").status_code == 200

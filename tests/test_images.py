@@ -16,9 +16,10 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from shop.catalogue import images
-from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductImage
+from shop.catalogue.services import Text
 from shop.extensions import db
+from tests import catalogue_factory
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -33,8 +34,8 @@ def ctx(app, test_env):
 
 @pytest.fixture
 def product_id(ctx) -> int:
-    texts = {"fr": catalogue.Text("Chaise en chêne"), "en": catalogue.Text("Oak chair")}
-    return catalogue.create_product(texts).id
+    texts = {"fr": Text("Chaise en chêne"), "en": Text("Oak chair")}
+    return catalogue_factory.product(texts).id
 
 
 def picture(fmt: str, size: tuple[int, int] = (800, 600), **save: object) -> bytes:
@@ -256,7 +257,7 @@ def test_rendering_twice_gives_the_same_result_without_re_encoding(ctx, product_
 
 
 def test_rows_sharing_an_original_share_its_renditions(ctx, product_id, rq_worker):
-    other = catalogue.create_product({"fr": catalogue.Text("Banc"), "en": catalogue.Text("Bench")})
+    other = catalogue_factory.product({"fr": Text("Banc"), "en": Text("Bench")})
     image = images.add_product_image(
         product_id, io.BytesIO(picture("JPEG", (700, 700))), alt_fr="x", alt_en="x", commit=False
     )

@@ -23,7 +23,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 from shop import create_app, local_versions
-from shop.catalogue import admin, cache, services
+from shop.catalogue import cache, services
 from shop.catalogue.models import Product, ProductStatus
 from shop.checkout import taxes
 from shop.checkout.defaults import load_defaults
@@ -183,7 +183,7 @@ def test_a_change_through_the_admin_service_shows_on_the_next_visit(shop, ids, s
     assert "Table en chêne n°\u00a03" in html_of(client.get(CATEGORY))
     assert client.get(PRODUCT).status_code == 200
     with shop.app_context():
-        admin.set_status(ids["products"][3], ProductStatus.ARCHIVED)
+        services.set_status(ids["products"][3], ProductStatus.ARCHIVED)
     with statements() as seen:
         listing = html_of(client.get(CATEGORY))
     assert seen  # rebuilt
@@ -198,7 +198,7 @@ def test_a_change_made_by_another_process_shows_on_the_next_visit(make_app, ids)
     assert "13,00\u00a0€" in html_of(client.get(PRODUCT))  # from web's memory
     with other.app_context():  # another worker, a command or a job: its own memory
         product = db.session.get(Product, ids["products"][3])
-        services.change_price(product.variants[0].id, 1450)
+        catalogue_factory.change_price(product.variants[0].id, 1450)
     html = html_of(client.get(PRODUCT))
     assert "14,50\u00a0€" in html and "13,00\u00a0€" not in html
     # every process found the same stamp, beside the database
@@ -213,11 +213,11 @@ def test_a_change_made_by_another_process_shows_on_the_next_visit(make_app, ids)
 ARCHIVE_IN_ANOTHER_PROCESS = """
 import json, sys
 from shop import create_app
-from shop.catalogue import admin
+from shop.catalogue import services
 from shop.catalogue.models import ProductStatus
 app = create_app(json.loads(sys.argv[1]))
 with app.app_context():
-    admin.set_status(int(sys.argv[2]), ProductStatus.ARCHIVED)
+    services.set_status(int(sys.argv[2]), ProductStatus.ARCHIVED)
 """
 
 
@@ -247,7 +247,9 @@ def test_a_conditional_get_is_304_until_another_process_changes_the_catalogue(ma
     etag = client.get(CATEGORY).headers["ETag"]
     assert client.get(CATEGORY, headers={"If-None-Match": etag}).status_code == 304
     with other.app_context():
-        services.rename_category(ids["furniture"], "fr", "Meubles", slug="mobilier")
+        catalogue_factory.edit_category(
+            ids["furniture"], texts={"fr": {"name": "Meubles", "slug": "mobilier"}}
+        )
     changed = client.get(CATEGORY, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert "Meubles" in html_of(changed)

@@ -15,9 +15,8 @@ import pytest
 import stripe
 
 from shop.cart.models import Cart
-from shop.catalogue import services as catalogue
 from shop.catalogue.models import ProductStatus
-from shop.catalogue.services import Text
+from shop.catalogue.services import Text, VariantInput
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
@@ -27,6 +26,7 @@ from shop.orders.models import Order, OrderLine, OrderStatus, Payment, PaymentSt
 from shop.outbox.models import OutboxEvent
 from shop.payments import stripe_gateway
 from shop.payments.stripe_gateway import Outcome
+from tests import catalogue_factory
 
 CARD_OK = "4242424242424242"
 CARD_3DS = "4000002760003184"
@@ -57,18 +57,17 @@ def place_pending_order(
     tag = uuid.uuid4().hex[:8]
     variants = []
     for position, (price, _quantity) in enumerate(LINES):
-        product = catalogue.create_product(
+        product = catalogue_factory.product(
             {
-                "fr": Text(title=f"Lampe {tag} n°\u00a0{position}"),
-                "en": Text(title=f"Lamp {tag} no. {position}"),
+                "fr": Text(
+                    title=f"Lampe {tag} n°\u00a0{position}", description="<p>Une lampe.</p>"
+                ),
+                "en": Text(title=f"Lamp {tag} no. {position}", description="<p>A lamp.</p>"),
             },
             status=ProductStatus.ACTIVE,
-            commit=False,
+            variants=[VariantInput(sku=f"PAY-{tag}-{position}", price=price)],
         )
-        variants.append(
-            catalogue.add_variant(product, sku=f"PAY-{tag}-{position}", price=price, commit=False)
-        )
-    db.session.commit()
+        variants.append(product.variants[0])
     for variant in variants:
         inventory.receive(variant.id, stock, reason="initial stock")
     cart = Cart(token=uuid.uuid4().hex, locale=locale)

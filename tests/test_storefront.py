@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from shop.catalogue import services
+from shop.catalogue import errors
 from shop.catalogue.models import Product
-from shop.catalogue.services import Text
+from shop.catalogue.services import Text, VariantInput
 from shop.extensions import db
 from tests import catalogue_factory
 
@@ -179,16 +179,16 @@ def test_variant_switch_returns_the_buybox(app, client, catalogue, hx):
 def test_slug_change_answers_301_and_collapses_chains(app, client, catalogue):
     product_id = catalogue["products"][2]
     with app.app_context():
-        services.update_product_text(
-            product_id, "fr", Text(title="Chaise en chêne n° 2", slug="chaise-atelier")
+        catalogue_factory.edit_product(
+            product_id, texts={"fr": {"title": "Chaise en chêne n° 2", "slug": "chaise-atelier"}}
         )
     moved = client.get("/fr/produits/chaise-en-chene-n-2?variant=3")
     assert moved.status_code == 301
     assert moved.headers["Location"] == "/fr/produits/chaise-atelier?variant=3"
     assert client.get("/fr/produits/chaise-atelier").status_code == 200
     with app.app_context():
-        services.update_product_text(
-            product_id, "fr", Text(title="Chaise en chêne n° 2", slug="chaise-d-atelier")
+        catalogue_factory.edit_product(
+            product_id, texts={"fr": {"title": "Chaise en chêne n° 2", "slug": "chaise-d-atelier"}}
         )
     assert client.get("/fr/produits/chaise-en-chene-n-2").headers["Location"] == (
         "/fr/produits/chaise-d-atelier"
@@ -202,16 +202,18 @@ def test_slug_change_answers_301_and_collapses_chains(app, client, catalogue):
 
 def test_category_rename_redirects(app, client, catalogue):
     with app.app_context():
-        services.rename_category(catalogue["chairs"], "fr", "Sièges")
+        catalogue_factory.edit_category(
+            catalogue["chairs"], texts={"fr": {"name": "Sièges", "slug": "sieges"}}
+        )
     response = client.get("/fr/categories/chaises?page=1")
     assert response.status_code == 301
     assert response.headers["Location"] == "/fr/categories/sieges?page=1"
 
 
 def test_slug_taken_is_refused(app, catalogue):
-    with app.app_context(), pytest.raises(services.SlugTaken):
-        services.update_product_text(
-            catalogue["products"][3], "fr", Text(title="x", slug="chaise-en-chene-n-2")
+    with app.app_context(), pytest.raises(errors.SlugTaken):
+        catalogue_factory.edit_product(
+            catalogue["products"][3], texts={"fr": {"title": "x", "slug": "chaise-en-chene-n-2"}}
         )
 
 
@@ -221,7 +223,7 @@ def test_slug_taken_is_refused(app, catalogue):
 @pytest.fixture
 def cups(app, catalogue):
     with app.app_context():
-        product = services.create_product(
+        product = catalogue_factory.product(
             {
                 "fr": Text(
                     title="Tasses élégantes en grès",
@@ -233,8 +235,8 @@ def cups(app, catalogue):
                 ),
             },
             status="active",
+            variants=[VariantInput(sku="CUPS-1", price=3200, track_inventory=False)],
         )
-        services.add_variant(product, sku="CUPS-1", price=3200, track_inventory=False)
         return product.id
 
 
@@ -261,14 +263,14 @@ def test_search_is_accent_insensitive_and_stemmed(client, cups, path, found):
 
 def test_title_matches_rank_above_description_matches(app, client, cups):
     with app.app_context():
-        product = services.create_product(
+        catalogue_factory.product(
             {
                 "fr": Text(title="Plateau en noyer", description="<p>Pour vos tasses.</p>"),
                 "en": Text(title="Walnut tray", description="<p>For your cups.</p>"),
             },
             status="active",
+            variants=[VariantInput(sku="TRAY-1", price=4000, track_inventory=False)],
         )
-        services.add_variant(product, sku="TRAY-1", price=4000, track_inventory=False)
     slugs = product_slugs(html_of(client.get("/fr/recherche?q=tasses")))
     assert slugs == ["tasses-elegantes-en-gres", "plateau-en-noyer"]
 
@@ -407,7 +409,7 @@ def test_catalogue_change_invalidates_the_cache(app, client, catalogue):
     assert "13,00\u00a0€" in html_of(client.get("/fr/produits/table-en-chene-n-3"))
     with app.app_context():
         product = db.session.get(Product, catalogue["products"][3])
-        services.change_price(product.variants[0].id, 1450)
+        catalogue_factory.change_price(product.variants[0].id, 1450)
     html = html_of(client.get("/fr/produits/table-en-chene-n-3"))
     assert "14,50\u00a0€" in html and "13,00\u00a0€" not in html
 
@@ -420,9 +422,11 @@ def test_conditional_get_answers_304_until_the_catalogue_changes(app, client, ca
     assert again.status_code == 304
     assert again.get_data() == b""
     with app.app_context():
-        services.rename_category(catalogue["furniture"], "fr", "Mobilier", slug="mobilier")
-        services.update_product_text(
-            catalogue["products"][4], "fr", Text(title="Chaise en chêne n° 4 bis")
+        catalogue_factory.edit_category(
+            catalogue["furniture"], texts={"fr": {"name": "Mobilier", "slug": "mobilier"}}
+        )
+        catalogue_factory.edit_product(
+            catalogue["products"][4], texts={"fr": {"title": "Chaise en chêne n° 4 bis"}}
         )
     changed = client.get("/fr/categories/mobilier", headers={"If-None-Match": etag})
     assert changed.status_code == 200

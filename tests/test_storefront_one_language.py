@@ -10,10 +10,11 @@ import re
 import pytest
 
 from shop.catalogue import services
-from shop.catalogue.models import Category, ProductStatus
-from shop.catalogue.services import Text
+from shop.catalogue.models import ProductStatus
+from shop.catalogue.services import Text, VariantInput
 from shop.checkout import services as checkout
 from shop.checkout.defaults import load_defaults
+from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory.services import receive
 from shop.orders.models import Order
@@ -29,19 +30,20 @@ def bench(app) -> int:
     with app.app_context():
         ids = catalogue_factory.build(3)
         load_defaults()
-        chairs = db.session.get(Category, ids["chairs"])
-        product = services.create_product(
+        product = catalogue_factory.product(
             {"fr": Text(title="Banc en frêne", description="<p>Un banc solide.</p>")},
-            status=ProductStatus.ACTIVE,
-            category=chairs,
+            variants=[VariantInput(sku="BANC", price=5000)],
+            category_id=ids["chairs"],
             featured=True,
-            commit=False,
         )
-        variant = services.add_variant(product, sku="BANC", price=5000, commit=False)
-        services._commit()
-        receive(variant.id, 5, reason="initial stock")
+        # Published as an import brings it: the back office publishes a product only with its
+        # English title (shop.catalogue.services.publishing_problems).
+        product.status, product.published_at = ProductStatus.ACTIVE, utcnow()
+        services.commit_changes()
+        variant_id = product.variants[0].id
+        receive(variant_id, 5, reason="initial stock")
         db.session.commit()
-        return variant.id
+        return variant_id
 
 
 def _hreflangs(html: str) -> dict[str, str]:

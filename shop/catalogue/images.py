@@ -1,4 +1,5 @@
-"""Product images: uploads checked by content, stored under their hash, rendered in the background.
+"""Product images: uploads checked by content, stored under their hash, rendered in the background;
+reordered, described in both languages and deleted from the back office.
 
 An upload is decoded with Pillow before anything is written, so a refused file leaves neither a
 row nor a file behind. Originals live at ``products/<product id>/<sha256[:16]>.<ext>`` under
@@ -14,19 +15,20 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import LazyString, format_decimal
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy import func
+from sqlalchemy import exists, func, select
 
 from shop import queue
-from shop.catalogue import cache
+from shop.catalogue.errors import NotFound
 from shop.catalogue.models import Product, ProductImage
-from shop.catalogue.services import CatalogueError
+from shop.catalogue.services import commit_changes
 from shop.extensions import db
 
 log = logging.getLogger("shop.images")
@@ -107,25 +109,25 @@ def add_product_image(
     *,
     alt_fr: str,
     alt_en: str,
-    position: int | None = None,
+    created: Callable[[ProductImage], None] | None = None,
     commit: bool = True,
 ) -> ProductImage:
-    """Check the upload, store the original and record it; renditions follow after the commit."""
+    """Check the upload, store the original and record it, after the product's other images;
+    renditions follow after the commit. ``created`` and ``commit`` as for the catalogue
+    services (``shop.catalogue.services``)."""
     if db.session.get(Product, product_id) is None:
-        raise CatalogueError(product_id)
+        raise NotFound(product_id)
     data = _read_limited(stream, _setting("IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES))
     image_format, width, height = _inspect(data)
     sha256 = hashlib.sha256(data).hexdigest()
     path = f"products/{product_id}/{sha256[:16]}.{FORMATS[image_format]}"
     _write_once(media_root() / path, data)
-    if position is None:
-        last = db.session.execute(
-            db.select(func.max(ProductImage.position)).where(ProductImage.product_id == product_id)
-        ).scalar_one()
-        position = 0 if last is None else last + 1
+    last = db.session.execute(
+        db.select(func.max(ProductImage.position)).where(ProductImage.product_id == product_id)
+    ).scalar_one()
     image = ProductImage(
         product_id=product_id,
-        position=position,
+        position=0 if last is None else last + 1,
         path=path,
         sha256=sha256,
         width=width,
@@ -137,9 +139,10 @@ def add_product_image(
     db.session.add(image)
     db.session.flush()
     queue.defer("shop.jobs.render_image_renditions", image.id)
+    if created is not None:
+        created(image)
     if commit:
-        db.session.commit()
-        cache.catalogue_changed()
+        commit_changes()
     return image
 
 
@@ -189,6 +192,71 @@ def _inspect(data: bytes) -> tuple[str, int, int]:
             raise DamagedImage() from error
 
 
+# -- the images of a product -------------------------------------------------------------
+
+
+def load_image(image_id: int) -> ProductImage:
+    image = db.session.get(ProductImage, image_id)
+    if image is None:
+        raise NotFound(image_id)
+    return image
+
+
+def image_snapshot(image: ProductImage) -> dict[str, Any]:
+    """What the audit log records of an image."""
+    return {
+        "product_id": image.product_id,
+        "position": image.position,
+        "path": image.path,
+        "alt_fr": image.alt_fr,
+        "alt_en": image.alt_en,
+    }
+
+
+def move_image(image_id: int, offset: int) -> ProductImage:
+    """Swap the image with its neighbour (``offset`` -1: earlier, +1: later)."""
+    image = load_image(image_id)
+    siblings = list(
+        db.session.execute(
+            select(ProductImage)
+            .where(ProductImage.product_id == image.product_id)
+            .order_by(ProductImage.position, ProductImage.id)
+            .with_for_update()
+        ).scalars()
+    )
+    index = siblings.index(image)
+    target = index + offset
+    if 0 <= target < len(siblings):
+        siblings[index], siblings[target] = siblings[target], siblings[index]
+    for position, sibling in enumerate(siblings):
+        sibling.position = position
+    commit_changes()
+    return image
+
+
+def set_image_alt(image_id: int, *, alt_fr: str, alt_en: str) -> ProductImage:
+    image = load_image(image_id)
+    image.alt_fr = alt_fr.strip()[:ALT_MAX_LENGTH]
+    image.alt_en = alt_en.strip()[:ALT_MAX_LENGTH]
+    commit_changes()
+    return image
+
+
+def delete_image(image_id: int) -> None:
+    """Remove the image; its files go too unless another row shares them (the demo does)."""
+    image = load_image(image_id)
+    path, renditions = image.path, dict(image.renditions or {})
+    db.session.delete(image)
+    db.session.flush()
+    shared = db.session.execute(select(exists().where(ProductImage.path == path))).scalar()
+    commit_changes()
+    if not shared:
+        root = media_root()
+        files = [path] + [p for formats in renditions.values() for p in formats.values()]
+        for relpath in files:
+            (root / relpath).unlink(missing_ok=True)
+
+
 # -- renditions --------------------------------------------------------------------------
 
 
@@ -227,8 +295,7 @@ def render_renditions(image_id: int) -> dict[str, dict[str, str]]:
     db.session.execute(
         db.update(ProductImage).where(ProductImage.path == image.path).values(renditions=renditions)
     )
-    db.session.commit()
-    cache.catalogue_changed()
+    commit_changes()
     return renditions
 
 

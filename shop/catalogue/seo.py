@@ -9,12 +9,16 @@ item only while each of its languages is canonical to itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.urls import iri_to_uri
 
+from shop.catalogue.errors import CanonicalRefused
 from shop.catalogue.models import CANONICAL_URL_LENGTH
+from shop.config import LOCALES
 
 _FORBIDDEN = re.compile(r"[\s\\<>\"'`\x00-\x1f\x7f]")
 
@@ -56,6 +60,17 @@ def clean_canonical(value: str) -> str:
     if port == 0 or ("." not in host and host != "localhost"):
         raise BadCanonical(value)
     return value
+
+
+def canonical_errors(texts: Mapping[str, Any]) -> list[CanonicalRefused]:
+    """One refusal per language whose canonical override is not an address."""
+    errors = []
+    for locale in LOCALES:
+        try:
+            clean_canonical(getattr(texts.get(locale), "canonical_url", "") or "")
+        except BadCanonical as error:
+            errors.append(CanonicalRefused(error.message, field=f"{locale}-canonical_url"))
+    return errors
 
 
 def canonical_url(override: str, own_url: str, base_url: str) -> str:

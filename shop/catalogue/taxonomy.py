@@ -1,30 +1,31 @@
-"""Back-office category tree and tags: both languages, slugs per language (a change leaves
-a 301 behind), never a category under itself."""
+"""Catalogue writes for the category tree and tags: both languages, a slug per language (a
+change leaves a 301 behind), never a category under itself.
+
+As for products (``shop.catalogue.services``): everything is checked before anything is
+written; ``created``, ``commit=False`` and ``at`` work the same way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalogue import services
-from shop.catalogue.admin import (
-    TEXT_FIELDS,
+from shop.catalogue.addresses import assign_slug, taken_slugs
+from shop.catalogue.admin_queries import descendant_ids, og_image_candidates
+from shop.catalogue.errors import (
+    CatalogueError,
     CategoryCycle,
     CategoryNotEmpty,
-    Created,
     InvalidChoice,
     NameMissing,
     NotFound,
-    SlugInUse,
-    canonical_errors,
-    commit,
     refuse,
 )
-from shop.catalogue.admin_queries import descendant_ids, og_image_candidates
 from shop.catalogue.models import (
     Category,
     CategoryTranslation,
@@ -32,8 +33,9 @@ from shop.catalogue.models import (
     Tag,
     TagTranslation,
 )
-from shop.catalogue.services import PATHS, CatalogueError, record_redirect
-from shop.catalogue.text import sanitize_description, slugify
+from shop.catalogue.seo import canonical_errors
+from shop.catalogue.services import commit_changes
+from shop.catalogue.text import sanitize_description
 from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
@@ -82,7 +84,18 @@ def load_category(category_id: int) -> Category:
     return category
 
 
+CATEGORY_TEXT_FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "meta_title",
+    "meta_description",
+    "canonical_url",
+)
+
+
 def category_snapshot(category: Category) -> dict[str, Any]:
+    """What the audit log compares before and after a category change."""
     snapshot: dict[str, Any] = {
         "parent_id": category.parent_id,
         "position": category.position,
@@ -91,20 +104,22 @@ def category_snapshot(category: Category) -> dict[str, Any]:
         "og_image_id": category.og_image_id,
     }
     for locale, text in category.translations.items():
-        for name in ("name", *TEXT_FIELDS[1:]):
+        for name in CATEGORY_TEXT_FIELDS:
             snapshot[f"{locale}.{name}"] = getattr(text, name)
     return snapshot
 
 
 def save_category(
-    category_id: int | None, data: CategoryInput, *, created: Created[Category] = None
+    category_id: int | None,
+    data: CategoryInput,
+    *,
+    created: Callable[[Category], None] | None = None,
+    at: datetime | None = None,
+    commit: bool = True,
 ) -> Category:
+    """Create (``category_id`` None) or update a category with its names, all or nothing."""
     category = load_category(category_id) if category_id is not None else None
-    errors: list[CatalogueError] = []
-    for locale in LOCALES:
-        text = data.texts.get(locale)
-        if text is None or not text.name.strip():
-            errors.append(NameMissing(field=f"{locale}-name"))
+    errors: list[CatalogueError] = _name_errors(data.texts)
     if data.parent_id is not None:
         if db.session.get(Category, data.parent_id) is None:
             errors.append(InvalidChoice(field="parent_id"))
@@ -112,70 +127,49 @@ def save_category(
             errors.append(CategoryCycle())
     errors += canonical_errors(data.texts)
     errors += _og_image_errors("category", category, data.og_image_id)
+    errors += taken_slugs(
+        CategoryTranslation, "category_id", category.id if category else None, data.texts
+    )
     refuse(errors)
-    try:
-        if category is None:
-            category = Category()
-            db.session.add(category)
-        category.parent_id = data.parent_id
-        category.position = data.position
-        category.featured = data.featured
-        category.noindex = data.noindex
-        category.og_image_id = data.og_image_id
-        category.updated_at = utcnow()
-        db.session.flush()
-        for locale in LOCALES:
-            text = data.texts[locale]
-            current = category.translations.get(locale)
-            slug = _translated_slug(
-                CategoryTranslation, "category_id", "category", category.id, locale, text, current
-            )
-            values = {
-                "name": text.name.strip(),
-                "slug": slug,
-                "description": sanitize_description(text.description),
-                "meta_title": text.meta_title.strip(),
-                "meta_description": text.meta_description.strip(),
-                "canonical_url": text.canonical_url.strip(),
-            }
-            if current is None:
-                category.translations[locale] = CategoryTranslation(locale=locale, **values)
-            else:
-                for key, value in values.items():
-                    setattr(current, key, value)
-            db.session.flush()
-        if created is not None and category_id is None:
-            created(category)
-    except CatalogueError:
-        db.session.rollback()
-        raise
-    commit()
+    now = at or utcnow()
+    if category is None:
+        category = Category(created_at=now, translations={})
+        db.session.add(category)
+    category.parent_id = data.parent_id
+    category.position = data.position
+    category.featured = data.featured
+    category.noindex = data.noindex
+    category.og_image_id = data.og_image_id
+    category.updated_at = now
+    db.session.flush()
+    for locale in LOCALES:
+        text = data.texts[locale]
+        current = category.translations.get(locale)
+        slug = assign_slug(
+            CategoryTranslation,
+            "category_id",
+            "category",
+            category.id,
+            locale,
+            text,
+            text.name,
+            current,
+        )
+        values = {
+            "name": text.name.strip(),
+            "slug": slug,
+            "description": sanitize_description(text.description),
+            "meta_title": text.meta_title.strip(),
+            "meta_description": text.meta_description.strip(),
+            "canonical_url": text.canonical_url.strip(),
+        }
+        _set_values(category.translations, CategoryTranslation, locale, values)
+    db.session.flush()
+    if created is not None and category_id is None:
+        created(category)
+    if commit:
+        commit_changes()
     return category
-
-
-def _translated_slug(
-    model: type, owner: str, kind: str, owner_id: int, locale: str, text: Any, current: Any
-) -> str:
-    """The slug to store: the one asked for (refused if taken), else the current one, else one
-    made from the name. A change leaves a 301 behind."""
-    wanted = (text.slug or "").strip()
-    if wanted:
-        slug = slugify(wanted)
-        clash = db.session.execute(
-            select(model.id).where(
-                model.locale == locale, model.slug == slug, getattr(model, owner) != owner_id
-            )
-        ).first()
-        if clash:
-            raise SlugInUse(field=f"{locale}-slug")
-    elif current is not None:
-        return current.slug
-    else:
-        slug = services._unique_slug(model, locale, slugify(text.name), owner_id, owner)
-    if current is not None and current.slug != slug:
-        prefix = PATHS[kind][locale]
-        record_redirect(prefix + current.slug, prefix + slug)
-    return slug
 
 
 def delete_category(category_id: int) -> None:
@@ -189,7 +183,7 @@ def delete_category(category_id: int) -> None:
     if has_children or has_products:
         raise CategoryNotEmpty()
     db.session.delete(category)
-    commit()
+    commit_changes()
 
 
 # -- tags --------------------------------------------------------------------------------
@@ -217,6 +211,7 @@ TAG_TEXT_FIELDS = ("slug", "meta_title", "meta_description", "canonical_url")
 
 
 def tag_snapshot(tag: Tag) -> dict[str, Any]:
+    """What the audit log compares before and after a tag change."""
     snapshot: dict[str, Any] = {"noindex": tag.noindex, "og_image_id": tag.og_image_id}
     for locale, text in tag.translations.items():
         snapshot[f"{locale}.name"] = text.name
@@ -231,53 +226,66 @@ def save_tag(
     *,
     noindex: bool = False,
     og_image_id: int | None = None,
-    created: Created[Tag] = None,
+    created: Callable[[Tag], None] | None = None,
+    at: datetime | None = None,
+    commit: bool = True,
 ) -> Tag:
     """Create or update a tag; ``noindex`` and ``og_image_id`` as for a category."""
     tag = load_tag(tag_id) if tag_id is not None else None
-    errors: list[CatalogueError] = [
-        NameMissing(field=f"{locale}-name")
-        for locale in LOCALES
-        if texts.get(locale) is None or not texts[locale].name.strip()
-    ]
+    errors: list[CatalogueError] = _name_errors(texts)
     errors += canonical_errors(texts)
     errors += _og_image_errors("tag", tag, og_image_id)
+    errors += taken_slugs(TagTranslation, "tag_id", tag.id if tag else None, texts)
     refuse(errors)
-    try:
-        if tag is None:
-            tag = Tag()
-            db.session.add(tag)
-        tag.noindex = noindex
-        tag.og_image_id = og_image_id
-        tag.updated_at = utcnow()
-        db.session.flush()
-        for locale in LOCALES:
-            text = texts[locale]
-            current = tag.translations.get(locale)
-            slug = _translated_slug(TagTranslation, "tag_id", "tag", tag.id, locale, text, current)
-            values = {
-                "name": text.name.strip(),
-                "slug": slug,
-                "meta_title": text.meta_title.strip(),
-                "meta_description": text.meta_description.strip(),
-                "canonical_url": text.canonical_url.strip(),
-            }
-            if current is None:
-                tag.translations[locale] = TagTranslation(locale=locale, **values)
-            else:
-                for key, value in values.items():
-                    setattr(current, key, value)
-            db.session.flush()
-        if created is not None and tag_id is None:
-            created(tag)
-    except CatalogueError:
-        db.session.rollback()
-        raise
-    commit()
+    now = at or utcnow()
+    if tag is None:
+        tag = Tag(created_at=now, translations={})
+        db.session.add(tag)
+    tag.noindex = noindex
+    tag.og_image_id = og_image_id
+    tag.updated_at = now
+    db.session.flush()
+    for locale in LOCALES:
+        text = texts[locale]
+        current = tag.translations.get(locale)
+        slug = assign_slug(
+            TagTranslation, "tag_id", "tag", tag.id, locale, text, text.name, current
+        )
+        values = {
+            "name": text.name.strip(),
+            "slug": slug,
+            "meta_title": text.meta_title.strip(),
+            "meta_description": text.meta_description.strip(),
+            "canonical_url": text.canonical_url.strip(),
+        }
+        _set_values(tag.translations, TagTranslation, locale, values)
+    db.session.flush()
+    if created is not None and tag_id is None:
+        created(tag)
+    if commit:
+        commit_changes()
     return tag
 
 
 def delete_tag(tag_id: int) -> None:
     tag = load_tag(tag_id)
     db.session.delete(tag)
-    commit()
+    commit_changes()
+
+
+def _name_errors(texts: Mapping[str, Any]) -> list[CatalogueError]:
+    return [
+        NameMissing(field=f"{locale}-name")
+        for locale in LOCALES
+        if texts.get(locale) is None or not texts[locale].name.strip()
+    ]
+
+
+def _set_values(translations: Any, model: type, locale: str, values: dict[str, Any]) -> None:
+    """Update one language's row, or add it."""
+    current = translations.get(locale)
+    if current is None:
+        translations[locale] = model(locale=locale, **values)
+    else:
+        for key, value in values.items():
+            setattr(current, key, value)

@@ -1,7 +1,6 @@
 """What a customer sees of their orders: the list in their account, one order with its
-shipments, and the invoices and credit notes they may download (also from the guest
-confirmation link). A fixed number of queries per page, whatever the number of orders,
-lines or documents."""
+shipments (its invoices and credit notes: ``shop.invoices.queries``). A fixed number of
+queries per page, whatever the number of orders or lines."""
 
 from __future__ import annotations
 
@@ -12,25 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.invoices.models import Invoice, InvoiceKind
 from shop.orders.models import Order, Shipment
 
 PAGE_SIZE = 20
-
-
-@dataclass(frozen=True)
-class Document:
-    """An issued invoice or credit note, without its snapshot (the page needs no more)."""
-
-    id: int
-    kind: str
-    full_number: str
-    issued_at: datetime
-    ready: bool  # its PDF is rendered (until then the page says it is being prepared)
-
-    @property
-    def is_credit_note(self) -> bool:
-        return self.kind == InvoiceKind.CREDIT_NOTE
 
 
 @dataclass(frozen=True)
@@ -88,12 +71,12 @@ def orders_of(customer_id: int, page: int = 1, per_page: int = PAGE_SIZE) -> Ord
 class CustomerOrder:
     order: Order
     shipments: list[Shipment]
-    documents: list[Document]
 
 
 def order_of(customer_id: int, number: str) -> CustomerOrder | None:
     """One of the customer's orders by its number (None for anyone else's): three queries
-    for the order (lines and tax lines come with it), then shipments and documents."""
+    for the order (lines and tax lines come with it), then its shipments. Its invoices and
+    credit notes: ``shop.invoices.queries.documents_of``."""
     order = db.session.execute(
         select(Order)
         .where(
@@ -110,29 +93,7 @@ def order_of(customer_id: int, number: str) -> CustomerOrder | None:
             select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.shipped_at)
         ).scalars()
     )
-    return CustomerOrder(order, shipments, documents_of(order.id))
-
-
-def documents_of(order_id: int) -> list[Document]:
-    """The order's invoice and credit notes, oldest first."""
-    rows = db.session.execute(
-        select(
-            Invoice.id,
-            Invoice.kind,
-            Invoice.full_number,
-            Invoice.issued_at,
-            Invoice.pdf_path.is_not(None),
-        )
-        .where(Invoice.order_id == order_id)
-        .order_by(Invoice.issued_at, Invoice.id)
-    ).all()
-    return [Document(*row) for row in rows]
-
-
-def document_of(order_id: int, invoice_id: int) -> Invoice | None:
-    """The invoice or credit note ``invoice_id`` if it belongs to ``order_id``."""
-    invoice = db.session.get(Invoice, invoice_id)
-    return invoice if invoice is not None and invoice.order_id == order_id else None
+    return CustomerOrder(order, shipments)
 
 
 def order_number_of(customer_id: int, number: str) -> int | None:

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Select, case, func, literal
 from sqlalchemy.orm import aliased
 
+from shop.catalogue.addresses import PATHS
 from shop.catalogue.models import (
     Category,
     CategoryTranslation,
@@ -29,7 +30,6 @@ from shop.catalogue.models import (
     TagTranslation,
     product_tags,
 )
-from shop.catalogue.services import PATHS
 from shop.config import DEFAULT_LOCALE, LOCALES
 from shop.extensions import db
 from shop.seo import PRIVATE_PATHS

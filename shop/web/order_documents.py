@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from shop import queue
 from shop.invoices.models import Invoice
 from shop.invoices.pdf import stored_pdf
-from shop.orders.customer_queries import Document
+from shop.invoices.queries import Document
 from shop.orders.models import Order, OrderStatus
 from shop.web.htmx import render
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from shop.i18n import localized_route
+from shop.invoices import queries as invoice_queries
 from shop.orders import customer_queries
 from shop.orders import services as orders
 from shop.orders.customer_queries import PageOutOfRange
@@ -48,7 +49,7 @@ def order(number: str) -> Response:
         abort(404)
     context = documents_context(
         found.order,
-        found.documents,
+        invoice_queries.documents_of(found.order.id),
         lambda document: url_for(
             "account.order_document", number=found.order.number, invoice_id=document.id
         ),
@@ -75,7 +76,7 @@ def order(number: str) -> Response:
 @login_required
 def order_document(number: str, invoice_id: int) -> Response:
     order_id = customer_queries.order_number_of(current_user.id, number[:40])
-    invoice = customer_queries.document_of(order_id, invoice_id) if order_id else None
+    invoice = invoice_queries.document_of(order_id, invoice_id) if order_id else None
     if invoice is None:
         abort(404)
     return send_document(invoice, url_for("account.order", number=number[:40]))

@@ -21,7 +21,7 @@ from shop.checkout import services as checkout
 from shop.checkout.services import CheckoutDetails, CheckoutError, ShippingOptions
 from shop.extensions import limiter
 from shop.i18n import localized_route
-from shop.orders import customer_queries
+from shop.invoices import queries as invoice_queries
 from shop.orders import services as orders
 from shop.payments import stripe_gateway
 from shop.platform.bank import bank_details
@@ -266,7 +266,7 @@ def confirmation(token: str) -> Response:
         abort(404)
     documents = documents_context(
         order,
-        customer_queries.documents_of(order.id),
+        invoice_queries.documents_of(order.id),
         lambda document: url_for("invoices.download", token=token, invoice_id=document.id),
         url_for("checkout.confirmation", token=token),
     )

@@ -11,7 +11,7 @@ from flask import abort, url_for
 from werkzeug.wrappers import Response
 
 from shop.i18n import localized_route
-from shop.orders import customer_queries
+from shop.invoices import queries as invoice_queries
 from shop.orders import services as orders
 from shop.web.invoices import bp
 from shop.web.order_documents import send_document
@@ -26,7 +26,7 @@ from shop.web.order_documents import send_document
 )
 def download(token: str, invoice_id: int) -> Response:
     order = orders.order_for_token(token)
-    invoice = customer_queries.document_of(order.id, invoice_id) if order else None
+    invoice = invoice_queries.document_of(order.id, invoice_id) if order else None
     if invoice is None:
         abort(404)
     return send_document(invoice, url_for("checkout.confirmation", token=token))

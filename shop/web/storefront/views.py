@@ -21,8 +21,8 @@ from werkzeug.wrappers import Response
 
 from shop import sql
 from shop.catalogue import cache, queries, seo
+from shop.catalogue.addresses import redirect_for
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
-from shop.catalogue.services import redirect_for
 from shop.config import LOCALES
 from shop.i18n import absolute, localized_route, negotiate_lang, query_args
 from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE

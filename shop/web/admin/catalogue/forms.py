@@ -33,8 +33,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from shop.catalogue import admin as catalogue
 from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue import services as catalogue
 from shop.catalogue import taxonomy
 from shop.catalogue.models import (
     CANONICAL_URL_LENGTH,

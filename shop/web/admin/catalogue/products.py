@@ -11,10 +11,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
-from shop.catalogue import admin as catalogue
 from shop.catalogue import admin_queries as staff_queries
+from shop.catalogue import bulk
+from shop.catalogue import services as catalogue
+from shop.catalogue.errors import CatalogueError
 from shop.catalogue.models import Product, ProductStatus
-from shop.catalogue.services import CatalogueError
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.paging import page_number
@@ -129,22 +130,22 @@ def products_bulk() -> Response:
         return _list_page(form, status=submitted_status(form))
     ids = sorted({i for i in form.product_ids.data if i})
     action = form.action.data
-    before = catalogue.bulk_snapshot(ids)
+    before = bulk.snapshot(ids)
     try:
         with audited(
             f"product.bulk_{action}",
             "product",
             "",
             before=before,
-            after=lambda: catalogue.bulk_snapshot(ids),
+            after=lambda: bulk.snapshot(ids),
         ):
             if action == "publish":
-                result = catalogue.bulk_publish(ids, lang)
+                result = bulk.publish(ids, lang)
             elif action == "archive":
-                result = catalogue.bulk_archive(ids)
+                result = bulk.archive(ids)
             else:
-                result = catalogue.bulk_add_tag(ids, form.tag_id.data)
-    except catalogue.NothingPublished as error:
+                result = bulk.add_tag(ids, form.tag_id.data)
+    except bulk.NothingPublished as error:
         form.form_errors.append(_not_published(error.refused))
         return _list_page(form, status=422)
     except CatalogueError as error:
@@ -162,7 +163,7 @@ def products_bulk() -> Response:
     return redirect_to(_back_to_list())
 
 
-def _not_published(refused: list[catalogue.Unpublishable]) -> str:
+def _not_published(refused: list[bulk.Unpublishable]) -> str:
     names = ", ".join(
         _(
             "“%(title)s” (missing: %(missing)s)",

@@ -15,11 +15,12 @@ from werkzeug.wrappers import Response
 from wtforms import FormField
 
 from shop.audit.services import Entry
-from shop.catalogue import admin as catalogue
 from shop.catalogue import admin_queries as staff_queries
-from shop.catalogue import seo
+from shop.catalogue import errors, seo
+from shop.catalogue import services as catalogue
+from shop.catalogue.addresses import PATHS
+from shop.catalogue.errors import CatalogueError
 from shop.catalogue.models import Product, ProductStatus
-from shop.catalogue.services import PATHS, CatalogueError
 from shop.catalogue.text import slugify
 from shop.config import LOCALES
 from shop.web.admin.catalogue.forms import (
@@ -87,7 +88,7 @@ def created(entry: Entry, snapshot: Callable[[Any], dict[str, Any]]) -> Callable
 def or_404(load: Callable[[int], Any], entity_id: int) -> Any:
     try:
         return load(entity_id)
-    except catalogue.NotFound as error:
+    except errors.NotFound as error:
         raise NotFound() from error
 
 

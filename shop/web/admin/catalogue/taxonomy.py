@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from shop.accounts.permissions import Permission
 from shop.catalogue import admin_queries as staff_queries
 from shop.catalogue import taxonomy
+from shop.catalogue.errors import CatalogueError
 from shop.catalogue.models import Category, Tag
-from shop.catalogue.services import CatalogueError
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.web.admin import admin_route

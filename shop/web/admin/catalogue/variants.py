@@ -11,10 +11,11 @@ from sqlalchemy import inspect
 from werkzeug.wrappers import Response
 
 from shop.accounts.permissions import Permission
-from shop.catalogue import admin as catalogue
+from shop.catalogue import images
+from shop.catalogue import services as catalogue
+from shop.catalogue.errors import CatalogueError
 from shop.catalogue.images import ImageRejected, ImageTooLarge
 from shop.catalogue.models import Product, ProductVariant
-from shop.catalogue.services import CatalogueError
 from shop.extensions import htmx
 from shop.web.admin import admin_route
 from shop.web.admin.auditing import audited
@@ -196,12 +197,12 @@ def products_image_upload(product_id: int) -> Response:
     if form.validate_on_submit():
         try:
             with audited("image.upload", "image") as entry:
-                catalogue.upload_image(
+                images.add_product_image(
                     product.id,
                     form.image.data.stream,
                     alt_fr=form.alt_fr.data or "",
                     alt_en=form.alt_en.data or "",
-                    created=created(entry, catalogue.image_snapshot),
+                    created=created(entry, images.image_snapshot),
                 )
         except ImageRejected as error:
             form.image.errors = [str(error.message)]
@@ -215,7 +216,7 @@ def products_image_upload(product_id: int) -> Response:
 @form_view
 def products_image_move(image_id: int) -> Response:
     """One place earlier or later (the buttons post without JavaScript too)."""
-    image = or_404(catalogue.load_image, image_id)
+    image = or_404(images.load_image, image_id)
     product_id = image.product_id
     form = MoveForm()
     if not form.validate_on_submit():
@@ -229,14 +230,14 @@ def products_image_move(image_id: int) -> Response:
         before={"position": image.position},
         after=lambda: {"position": image.position},
     ):
-        catalogue.move_image(image.id, -1 if form.direction.data == "up" else 1)
+        images.move_image(image.id, -1 if form.direction.data == "up" else 1)
     return _done(product_id, IMAGES, _("The images have been reordered."), "#images")
 
 
 @admin_route("/products/images/<int:image_id>", Permission.CATALOGUE_WRITE, methods=("POST",))
 @form_view
 def products_image_update(image_id: int) -> Response:
-    image = or_404(catalogue.load_image, image_id)
+    image = or_404(images.load_image, image_id)
     product_id = image.product_id
     form = ImageAltForm(prefix=f"img{image.id}")
     if not form.validate_on_submit():
@@ -255,9 +256,7 @@ def products_image_update(image_id: int) -> Response:
         before=before,
         after=lambda: {"alt_fr": image.alt_fr, "alt_en": image.alt_en},
     ):
-        catalogue.set_image_alt(
-            image.id, alt_fr=form.alt_fr.data or "", alt_en=form.alt_en.data or ""
-        )
+        images.set_image_alt(image.id, alt_fr=form.alt_fr.data or "", alt_en=form.alt_en.data or "")
     return _done(product_id, IMAGES, _("The alternative texts have been saved."), "#images")
 
 
@@ -266,13 +265,13 @@ def products_image_update(image_id: int) -> Response:
 )
 @form_view
 def products_image_delete(image_id: int) -> Response:
-    image = or_404(catalogue.load_image, image_id)
+    image = or_404(images.load_image, image_id)
     product_id = image.product_id
     form = ActionForm()
     if not form.validate_on_submit():
         return _section(
             product_id, IMAGES, status=submitted_status(form, 400), problems=[str(NOT_UNDERSTOOD)]
         )
-    with audited("image.delete", "image", image.id, before=catalogue.image_snapshot(image)):
-        catalogue.delete_image(image.id)
+    with audited("image.delete", "image", image.id, before=images.image_snapshot(image)):
+        images.delete_image(image.id)
     return _done(product_id, IMAGES, _("The image has been deleted."), "#images")
