@@ -1,6 +1,6 @@
 """A bounded, thread-safe, versioned cache in this process's memory.
 
-The page and fragment cache when there is no Redis (``shop.catalogue.cache``). Entries
+The page and fragment cache when there is no Redis (``shop.page_cache``). Entries
 carry the version they were built at and are used only at that same version, and only for
 ``ttl`` seconds, as in Redis; versions only grow, so an entry of a later version is never
 replaced by one that a slower request built at an earlier version. The least recently used

@@ -23,7 +23,8 @@ from flask import Flask
 from sqlalchemy import event, select
 
 from shop import create_app, local_versions
-from shop.catalogue import cache, services
+from shop import page_cache as cache
+from shop.catalogue import services
 from shop.catalogue.models import Product, ProductStatus
 from shop.checkout import taxes
 from shop.checkout.defaults import load_defaults

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import column, exists, func, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from shop.catalogue import cache
+from shop import page_cache
 from shop.catalogue.addresses import assign_slug, taken_slugs
 from shop.catalogue.errors import (
     CatalogueError,
@@ -61,9 +61,11 @@ from shop.clock import utcnow
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation
-from shop.orders.models import OrderLine
 
 OMNIBUS_WINDOW = timedelta(days=30)
+# Order lines keep the variant they sold, by the name their foreign key uses: the orders sit
+# above the catalogue (they are made of it), so the catalogue does not import them.
+_ORDER_LINES = table("order_lines", column("variant_id"))
 
 
 @dataclass(frozen=True)
@@ -418,7 +420,7 @@ def remove_variant(variant_id: int) -> bool:
         select(
             exists().where(InventoryMovement.variant_id == variant.id)
             | exists().where(InventoryReservation.variant_id == variant.id)
-            | exists().where(OrderLine.variant_id == variant.id)
+            | exists().where(_ORDER_LINES.c.variant_id == variant.id)
         )
     ).scalar()
     if used:
@@ -479,7 +481,7 @@ def commit_changes() -> None:
     """Commit, then tell the storefront cache the catalogue moved on: the last step of every
     write here, and the one a caller that passed ``commit=False`` takes once it is done."""
     db.session.commit()
-    cache.catalogue_changed()
+    page_cache.catalogue_changed()
 
 
 def _commit_variant() -> None:
@@ -489,4 +491,4 @@ def _commit_variant() -> None:
     except IntegrityError as error:
         db.session.rollback()
         raise SkuTaken() from error
-    cache.catalogue_changed()
+    page_cache.catalogue_changed()

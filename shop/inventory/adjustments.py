@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import column, insert, table, update
 from sqlalchemy.exc import IntegrityError
 
+from shop import page_cache
 from shop.extensions import db
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
 from shop.inventory.services import InventoryError
@@ -131,7 +132,7 @@ def adjust(variant_id: int, delta: int, *, reason: str, actor_id: int | None) ->
         )
     )
     db.session.commit()
-    _catalogue_changed()
+    page_cache.catalogue_changed()
     return stock_item(variant_id)
 
 
@@ -156,9 +157,3 @@ def stock_item(variant_id: int) -> InventoryItem:
         .where(InventoryItem.variant_id == variant_id)
         .execution_options(populate_existing=True)
     ).scalar_one()
-
-
-def _catalogue_changed() -> None:
-    from shop.catalogue import cache
-
-    cache.catalogue_changed()

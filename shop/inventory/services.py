@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
+from shop import page_cache
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory.models import (
@@ -41,12 +42,6 @@ class OutOfStock(InventoryError):
 
 def hold_minutes() -> int:
     return int(current_app.config.get("RESERVATION_MINUTES", 15))
-
-
-def _catalogue_changed() -> None:
-    from shop.catalogue import cache
-
-    cache.catalogue_changed()
 
 
 def receive(
@@ -78,7 +73,7 @@ def receive(
     )
     if commit:
         db.session.commit()
-        _catalogue_changed()
+        page_cache.catalogue_changed()
     return item
 
 
@@ -382,5 +377,5 @@ def release_expired(now: datetime | None = None, batch: int = 500) -> int:
     )
     db.session.commit()
     if released:
-        _catalogue_changed()
+        page_cache.catalogue_changed()
     return released

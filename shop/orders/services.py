@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import sql
+from shop import page_cache, sql
 from shop.clock import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
@@ -209,7 +209,7 @@ def mark_paid(
     order.paid_at = utcnow()
     emit("order_paid", order_id=order.id, number=order.number, provider=provider)
     db.session.commit()
-    _catalogue_changed()
+    page_cache.catalogue_changed()
     return True
 
 
@@ -240,7 +240,7 @@ def cancel(order_id: int, *, reason: str = "") -> Order:
     order.cancelled_at = utcnow()
     emit("order_cancelled", order_id=order.id, number=order.number, reason=reason)
     db.session.commit()
-    _catalogue_changed()
+    page_cache.catalogue_changed()
     return order
 
 
@@ -319,11 +319,5 @@ def refund(
     )
     db.session.commit()
     if record.restocked:
-        _catalogue_changed()
+        page_cache.catalogue_changed()
     return record
-
-
-def _catalogue_changed() -> None:
-    from shop.catalogue import cache
-
-    cache.catalogue_changed()

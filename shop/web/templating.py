@@ -9,8 +9,8 @@ from flask import Flask, current_app, g, url_for
 from flask_babel import format_currency, get_locale
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop import i18n
-from shop.catalogue import cache, queries
+from shop import i18n, page_cache
+from shop.catalogue import queries
 from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
 from shop.urls import public_url
@@ -34,7 +34,9 @@ def nav_categories() -> list[list[str]]:
     too, so a database that cannot answer gives an empty menu rather than a second error."""
     lang = g.get("lang") or str(get_locale() or "fr")
     try:
-        return cache.cached(("nav", lang), lambda: {"items": queries.top_categories(lang)})["items"]
+        return page_cache.cached(("nav", lang), lambda: {"items": queries.top_categories(lang)})[
+            "items"
+        ]
     except SQLAlchemyError:
         db.session.rollback()
         return []

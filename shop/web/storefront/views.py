@@ -19,8 +19,8 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from shop import sql
-from shop.catalogue import cache, queries, seo
+from shop import page_cache, sql
+from shop.catalogue import queries, seo
 from shop.catalogue.addresses import redirect_for
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.config import LOCALES
@@ -52,7 +52,7 @@ def _etag() -> str:
     user = current_user.get_id() if current_user.is_authenticated else "-"
     target = request.headers.get("HX-Target", "") if wants_fragment() else ""
     cart = request.cookies.get("cart", "")[-16:]  # the badge differs per cart
-    key = f"{cache.version()}|{request.full_path}|{target}|{user}|{cart}"
+    key = f"{page_cache.version()}|{request.full_path}|{target}|{user}|{cart}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -70,11 +70,11 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
     if plain_visit and request.if_none_match and request.if_none_match.contains_weak(_etag()):
         response = Response(status=304)
     elif plain_visit and not wants_fragment():
-        page = cache.cached((*parts_key, g.lang, "page"), lambda: _whole_page(build))
+        page = page_cache.cached((*parts_key, g.lang, "page"), lambda: _whole_page(build))
         html = page["html"].replace(CSRF_PLACEHOLDER, generate_csrf())
         response = Response(html, mimetype="text/html")
     else:
-        parts = cache.cached((*parts_key, g.lang), build)
+        parts = page_cache.cached((*parts_key, g.lang), build)
         g.alternates = _alternates(parts)
         target = parts.get("fragment_target")
         token = generate_csrf()
@@ -85,7 +85,7 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
             main = parts["main"].replace(CSRF_PLACEHOLDER, token)
             response = render("storefront/page.html", meta=parts["meta"], main=main)
     response.set_etag(_etag(), weak=True)
-    response.last_modified = datetime.fromtimestamp(cache.version() / 1000 or 0, UTC)
+    response.last_modified = datetime.fromtimestamp(page_cache.version() / 1000 or 0, UTC)
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("HX-Request")
     return response

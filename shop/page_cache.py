@@ -1,4 +1,8 @@
-"""Catalogue page and fragment cache, invalidated by a version bumped on every catalogue change.
+"""The storefront's page and fragment cache, invalidated by a version bumped on every change
+shoppers can see in the catalogue (products, prices, stock, categories).
+
+A foundation: the catalogue, the inventory and the orders tell it of their changes
+(``catalogue_changed``), the storefront views read through it; it imports none of them.
 
 Entries carry the catalogue version they were built at; an entry of an older version is
 rebuilt. With Redis, entries live in Redis and one read fetches the current version and the
