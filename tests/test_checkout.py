@@ -278,7 +278,7 @@ def test_the_service_offers_the_methods_that_serve_the_cart_priced_for_its_goods
 
 @pytest.mark.parametrize("email", ["camille@example.com", "camille@"])  # valid or refused
 def test_an_item_withdrawn_during_checkout_sends_back_to_the_cart(app, client, shop, email):
-    from shop.catalogue import admin as catalogue_admin
+    from shop.catalogue import services as catalogue_services
     from shop.catalogue.models import ProductStatus
 
     variant = _sku_variant(app, "SKU-2")
@@ -286,7 +286,7 @@ def test_an_item_withdrawn_during_checkout_sends_back_to_the_cart(app, client, s
     form = _details_form(client, email=email)  # the page, shown before the product is withdrawn
     with app.app_context():
         product_id = db.session.get(ProductVariant, variant).product_id
-        catalogue_admin.set_status(product_id, ProductStatus.ARCHIVED)
+        catalogue_services.set_status(product_id, ProductStatus.ARCHIVED)
 
     response = client.post("/fr/commande", data=form)
 
