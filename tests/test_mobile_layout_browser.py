@@ -95,13 +95,15 @@ def test_menu_and_filters_open_without_javascript_on_a_phone(shop, browser: Brow
     page = context.new_page()
     try:
         page.goto(shop.url + CATEGORY)
-        categories = page.get_by_role("navigation", name="Catégories")
+        categories = page.get_by_role("navigation", name="Catégories", exact=True)
         expect(categories).not_to_be_visible()
         page.locator(".menu-drawer > summary").click()
         expect(categories.get_by_role("link", name="Cuisine")).to_be_visible()
         expect(page.get_by_role("link", name="Se connecter")).to_be_visible()
         expect(page.locator(".header-search")).not_to_be_visible()
         expect(page.get_by_role("link", name="Rechercher dans la boutique")).to_be_visible()
+        page.locator(".menu-drawer > summary").click()  # closes it again
+        expect(categories).not_to_be_visible()
 
         page.get_by_text("Filtrer et trier").click()
         page.get_by_label("Bois massif").check()
@@ -116,7 +118,7 @@ def test_laptop_shows_the_menu_and_the_filters_without_a_click(shop, browser: Br
     page = context.new_page()
     try:
         page.goto(shop.url + CATEGORY)
-        expect(page.get_by_role("navigation", name="Catégories")).to_be_visible()
+        expect(page.get_by_role("navigation", name="Catégories", exact=True)).to_be_visible()
         expect(page.locator(".menu-drawer > summary")).not_to_be_visible()
         expect(page.get_by_role("searchbox", name="Rechercher dans la boutique")).to_be_visible()
         expect(page.locator("#filters")).to_be_visible()
