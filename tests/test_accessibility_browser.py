@@ -358,6 +358,7 @@ def test_account_pages_have_no_wcag_violations(fresh: Audit, site: Site, _sessio
 
 ADMIN_PAGES = [
     "/admin/",
+    "/admin/design",
     "/admin/products",
     "/admin/products/new",
     "/admin/products/{product}",

@@ -175,6 +175,56 @@ def test_add_update_remove_with_plain_forms(
     assert lines(app) == {}
 
 
+def stepper_forms(page: str, item: int) -> dict[str, str]:
+    """The quantity each stepper form (one less, one more) of a line sends."""
+    return dict(
+        re.findall(
+            rf'<form id="(less|more)-{item}" method="post" action="[^"]+/{item}"'
+            rf'.*?name="quantity" value="(\d+)"',
+            page,
+            re.S,
+        )
+    )
+
+
+def test_quantity_steppers_are_plain_submit_buttons_of_their_own_forms(app, client, shop):
+    variant = shop["SKU-3"]
+    add(client, variant, 1)
+    item = item_id(app, variant)
+    page = html_of(client.get("/fr/panier"))
+    # Each stepper submits its own small form, so Enter in the field still means "Update".
+    assert f'<button type="submit" form="less-{item}" class="stepper-button" disabled>' in page
+    assert f'<button type="submit" form="more-{item}" class="stepper-button">' in page
+    assert stepper_forms(page, item) == {"less": "0", "more": "2"}
+    assert 'hx-trigger="change, submit"' in page  # a typed quantity is sent by itself
+
+    # "One more", as the browser sends it without JavaScript: the stepper form's fields.
+    token = csrf_token(client, "/fr/panier")
+    response = client.post(f"/fr/panier/lignes/{item}", data={"csrf_token": token, "quantity": "2"})
+    assert response.status_code == 303
+    assert lines(app) == {variant: 2}
+    page = html_of(client.get("/fr/panier"))
+    assert f'<button type="submit" form="less-{item}" class="stepper-button">' in page
+    assert stepper_forms(page, item) == {"less": "1", "more": "3"}
+
+    # With HTMX: the cart section comes back with the badge.
+    response = client.post(
+        f"/fr/panier/lignes/{item}",
+        data={"csrf_token": token, "quantity": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = html_of(response)
+    assert '<section id="cart"' in html and 'id="cart-badge"' in html
+    assert lines(app) == {variant: 1}
+
+
+def test_checkout_button_is_a_full_width_button(client, shop):
+    add(client, shop["SKU-3"])
+    page = html_of(client.get("/fr/panier"))
+    assert '<a class="button button-large button-block" href="/fr/commande' in page
+
+
 def test_adding_again_adds_to_the_same_line(app, client, shop):
     add(client, shop["SKU-3"], 2)
     add(client, shop["SKU-3"], 3)

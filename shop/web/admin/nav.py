@@ -22,6 +22,7 @@ MENU = (
     ("admin.audit", _l("Audit log"), Permission.AUDIT_READ),
     ("admin.staff", _l("Staff"), Permission.STAFF),
     ("admin.settings", _l("Settings"), Permission.SETTINGS),
+    ("admin.design", _l("Components"), Permission.DASHBOARD),
 )
 
 

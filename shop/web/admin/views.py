@@ -66,6 +66,7 @@ from shop.web.admin import (  # noqa: E402, F401
     carts,
     catalogue,
     customers,
+    design,
     kpis,
     orders,
     outbox,
