@@ -95,8 +95,12 @@ _TRANSLITERATION = str.maketrans(
 
 def slugify(text: str, max_length: int = 120) -> str:
     """'Chaise en chêne « Élégante »' -> 'chaise-en-chene-elegante';
-    'Coup de cœur' -> 'coup-de-coeur'."""
+    'Coup de cœur' -> 'coup-de-coeur'; 'Carnet d’artiste' -> 'carnet-d-artiste'.
+
+    Accents go (NFKD, then the combining marks dropped), the letters in the table are spelt
+    out, and anything else that is not a letter or digit of ASCII separates words, as a
+    space or an apostrophe does."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATION))
-    ascii_text = decomposed.encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", bare).strip("-")
     return slug[:max_length].rstrip("-") or "produit"
