@@ -158,8 +158,9 @@ def test_the_prior_price_is_fixed_from_the_history_when_the_price_changes(any_ap
         )
         for price, days in ((5090, 25), (5690, 18)):
             catalogue_factory.change_price(variant.id, price, at=now - timedelta(days=days))
+        variant_id = variant.id
         with recorded_statements(any_app) as statements:
-            assert services.lowest_price_before(variant.id, now) == 5090
+            assert services.lowest_price_before(variant_id, now) == 5090
         assert len(statements) == 1
         changed = catalogue_factory.change_price(variant.id, 4590, compare_at_price=5690, at=now)
         rows = db.session.execute(
