@@ -249,13 +249,13 @@ def test_a_slug_made_before_the_transliteration_stays_until_retyped_then_answers
     """A shop whose « Coup de cœur » tag got « coup-de-cur » keeps it when the tag is saved
     again; typing the new slug leaves a 301 behind."""
     with app.app_context():
-        old = catalogue_factory.tag("Coup de cœur", "Staff pick")
-        catalogue_factory.edit_tag(old.id, texts={"fr": {"slug": "coup-de-cur"}})
-        catalogue_factory.edit_product(catalogue["products"][2], tag_ids=(old.id,))
-        catalogue_factory.edit_tag(old.id)  # saved again: the slug stays
+        tag_id = catalogue_factory.tag("Coup de cœur", "Staff pick").id
+        catalogue_factory.edit_tag(tag_id, texts={"fr": {"slug": "coup-de-cur"}})
+        catalogue_factory.edit_product(catalogue["products"][2], tag_ids=(tag_id,))
+        catalogue_factory.edit_tag(tag_id)  # saved again: the slug stays
     assert client.get("/fr/etiquettes/coup-de-cur").status_code == 200
     with app.app_context():
-        catalogue_factory.edit_tag(old.id, texts={"fr": {"slug": "Coup de cœur"}})
+        catalogue_factory.edit_tag(tag_id, texts={"fr": {"slug": "Coup de cœur"}})
     moved = client.get("/fr/etiquettes/coup-de-cur")
     assert moved.status_code == 301
     assert moved.headers["Location"] == "/fr/etiquettes/coup-de-coeur"
