@@ -329,6 +329,9 @@ class Axis:
     en: str
     values: tuple[tuple[str, str, float], ...]
     ordered: bool = False  # sizes: take the first values in order; colours: any of them
+    # Packs: how many singles each value holds (the first is the single itself). A pack is
+    # priced from the single's shelf price and always costs less than that many singles.
+    quantities: tuple[int, ...] = ()
 
 
 # fmt: off
@@ -361,7 +364,7 @@ AXES = {
         ("Lot de 2", "Set of 2", 1.9),
         ("Lot de 4", "Set of 4", 3.6),
         ("Lot de 6", "Set of 6", 5.2),
-    ), ordered=True),
+    ), ordered=True, quantities=(1, 2, 4, 6)),
     "glass": Axis("Teinte", "Tint", (
         ("Transparent", "Clear", 1.0),
         ("Ambre", "Amber", 1.0),
@@ -1017,9 +1020,15 @@ class Planner:
             values = sorted(rng.sample(axis.values, count), key=axis.values.index)
         low, high = family.euros
         base = round(100 * low * (high / low) ** rng.random())
+        # Packs: how many singles each variant holds (0: not a pack axis).
+        quantities = [
+            axis.quantities[axis.values.index(v)] if axis.quantities else 0 for v in values
+        ]
+        single = shop_price(base * values[0][2])
         physical = family.kind == ProductKind.PHYSICAL
         variants = []
         for position, (value_fr, value_en, factor) in enumerate(values):
+            quantity = quantities[position]
             self.variant_number += 1
             options = (
                 [
@@ -1036,7 +1045,9 @@ class Planner:
                 VariantPlan(
                     sku=f"{family.code}-{number + 1:05d}-{position + 1}",
                     barcode=ean13(f"376{self.variant_number:09d}"),
-                    price=shop_price(base * factor),
+                    price=pack_price(single, quantity, factor)
+                    if quantity
+                    else shop_price(base * factor),
                     options=options,
                     track_inventory=physical,
                     position=position,
@@ -1047,6 +1058,11 @@ class Planner:
         for index, variant in enumerate(variants):
             if (discount_first and index == 0) or rng.random() < 0.15:
                 self._discount(variant, created, earlier_low=discount_first and index == 0)
+        # Packs follow their single's prices, whatever was drawn for them above (drawn all
+        # the same, so the rest of the demo stays as it was).
+        for variant, quantity, value in zip(variants, quantities, values, strict=True):
+            if quantity > 1:
+                variant.changes = _pack_changes(variants[0], variant.price, quantity, value[2])
         return variants
 
     def _discount(self, variant: VariantPlan, created: datetime, *, earlier_low: bool) -> None:
@@ -1138,6 +1154,35 @@ def shop_price(cents: float) -> int:
     """A shelf price in cents: 11,90 €, 149,90 €, 1 289,90 €."""
     step = 100 if cents < 10_000 else 500 if cents < 100_000 else 1000
     return max(step, round(cents / step) * step) - 10
+
+
+def pack_price(single: int, quantity: int, factor: float) -> int:
+    """The shelf price of a pack of ``quantity`` costing about ``factor`` singles (a set of 4
+    at 3.6: 10 % off), and always less than ``quantity`` singles at ``single``."""
+    price = shop_price(single * factor)
+    while quantity > 1 and price >= quantity * single and price > 90:
+        price -= 10
+        while price > 90 and shop_price(price) != price:
+            price -= 10
+    return price
+
+
+def _pack_changes(
+    single: VariantPlan, start: int, quantity: int, factor: float
+) -> list[tuple[int, int | None, datetime]]:
+    """A pack's later prices: its single's, on the same days, priced as a pack. A reduction
+    the rounding would not make lower is left out, as is a short promotion that would not
+    sit between the pack's old and new prices (its Omnibus reference would be wrong)."""
+    changes = [
+        (pack_price(price, quantity, factor), start if compare_at else None, at)
+        for price, compare_at, at in single.changes
+    ]
+    if not changes or changes[-1][0] >= start:
+        return []
+    cut = changes[-1]
+    if len(changes) == 3 and cut[0] < changes[0][0] < start:  # promotion, back, then the cut
+        return changes
+    return [cut]
 
 
 def ean13(first_twelve: str) -> str:

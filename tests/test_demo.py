@@ -193,6 +193,36 @@ def test_discounts_carry_an_omnibus_reference_from_the_price_history(ctx):
     assert cups in references_below
 
 
+def _packs(variants) -> list[tuple[object, int, object]]:
+    """(single, how many, pack) for each pack among variants of one product, in order."""
+    sizes = {"Single": 1, "Set of 2": 2, "Set of 4": 4, "Set of 6": 6}
+    by_size = {
+        sizes[v.options[0]["value"]["en"]]: v
+        for v in variants
+        if v.options and v.options[0]["name"]["en"] == "Set"
+    }
+    return [(by_size[1], n, pack) for n, pack in sorted(by_size.items()) if n > 1]
+
+
+def test_every_pack_costs_less_than_as_many_singles(ctx):
+    by_product: dict[int, list[ProductVariant]] = {}
+    for variant in scalars(db.select(ProductVariant).order_by(ProductVariant.position)):
+        by_product.setdefault(variant.product_id, []).append(variant)
+    packs = [p for variants in by_product.values() for p in _packs(variants)]
+    assert len(packs) >= 20
+    for single, n, pack in packs:
+        assert pack.price < n * single.price, (pack.sku, pack.price, single.price)
+        if pack.compare_at_price is not None:  # a reduced pack was dearer than its singles too
+            assert pack.compare_at_price < n * single.compare_at_price
+    # The plan, over a bigger shop: the first prices and the current ones.
+    plans = demo.Planner(600, utcnow()).plans()
+    planned = [p for plan in plans for p in _packs(plan.variants)]
+    assert len(planned) >= 60
+    for single, n, pack in planned:
+        assert pack.price < n * single.price
+        assert pack.final_price < n * single.final_price
+
+
 def test_the_old_price_ran_for_40_days_before_each_discount(ctx):
     for variant in scalars(
         db.select(ProductVariant).where(ProductVariant.compare_at_price.is_not(None))

@@ -1007,3 +1007,50 @@ def test_seo_check_fails_on_a_sitemap_url_canonical_to_another_page(app, catalog
         f"[{CANONICAL}] {BASE}/en/products/{slugs['en']}: canonical is "
         "https://atelier.example/chair, not the page itself"
     ]
+
+
+# -- JSON-LD text --------------------------------------------------------------------------
+
+
+def _strings(value):
+    """Every string in a JSON value, however deep."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_json_ld_and_meta_texts_carry_characters_not_html_entities(app, client):
+    with app.app_context():
+        catalogue_factory.product(
+            {
+                "fr": Text(
+                    title="Chaise & tabouret",
+                    description="<p>Assise&nbsp;: solide &amp; légère, «&nbsp;belle&nbsp;»"
+                    "&nbsp;!</p><p>Deux <strong>ans</strong> de garantie.</p>",
+                ),
+                "en": Text(title="Chair & stool", description="<p>Sturdy &amp; light.</p>"),
+            },
+            status=ProductStatus.ACTIVE,
+            variants=[VariantInput(sku="ENT-1", price=4000, track_inventory=False)],
+        )
+    html = client.get("/fr/produits/chaise-tabouret").get_data(as_text=True)
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    data = [json.loads(block) for block in blocks]
+    strings = [s for block in data for s in _strings(block)]
+    assert strings and not [s for s in strings if re.search(r"&#?\w+;", s)]
+    product = next(block for block in data if block["@type"] == "Product")
+    assert product["name"] == "Chaise & tabouret"
+    assert product["description"] == (
+        "Assise\u00a0: solide & légère, «\u00a0belle\u00a0»\u00a0! Deux ans de garantie."
+    )
+    # The meta description is escaped once, by the template, like any attribute.
+    assert (
+        '<meta name="description" content="Assise\u00a0: solide &amp; légère, '
+        '«\u00a0belle\u00a0»\u00a0! Deux ans de garantie.">' in html
+    )
+    assert "&amp;nbsp;" not in html and "&amp;amp;" not in html

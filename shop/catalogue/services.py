@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, exists, func, select, table
+from sqlalchemy import column, exists, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from shop import page_cache
+from shop.catalogue import pricing
 from shop.catalogue.addresses import assign_slug, taken_slugs
 from shop.catalogue.errors import (
     CatalogueError,
@@ -55,6 +56,7 @@ from shop.catalogue.models import (
     Tag,
     TaxClass,
 )
+from shop.catalogue.pricing import OMNIBUS_WINDOW
 from shop.catalogue.seo import canonical_errors
 from shop.catalogue.text import plain_text, sanitize_description
 from shop.clock import utcnow
@@ -62,7 +64,6 @@ from shop.config import LOCALES
 from shop.extensions import db
 from shop.inventory.models import InventoryMovement, InventoryReservation
 
-OMNIBUS_WINDOW = timedelta(days=30)
 # Order lines keep the variant they sold, by the name their foreign key uses: the orders sit
 # above the catalogue (they are made of it), so the catalogue does not import them.
 _ORDER_LINES = table("order_lines", column("variant_id"))
@@ -436,27 +437,25 @@ def remove_variant(variant_id: int) -> bool:
 
 
 def lowest_price_before(variant_id: int, moment: datetime) -> int | None:
-    """The lowest price applied during the 30 days before ``moment`` (EU Omnibus directive)."""
+    """The lowest price applied during the 30 days before ``moment`` (EU Omnibus directive):
+    the variant's price history over that window, one query, read by ``pricing``'s rule."""
     window_start = moment - OMNIBUS_WINDOW
     in_force_at_start = (
-        db.select(PriceHistory.price)
+        select(func.max(PriceHistory.started_at))
         .where(PriceHistory.variant_id == variant_id, PriceHistory.started_at <= window_start)
-        .order_by(PriceHistory.started_at.desc())
-        .limit(1)
         .scalar_subquery()
     )
-    started_within = (
-        db.select(func.min(PriceHistory.price))
-        .where(
+    rows = db.session.execute(
+        select(PriceHistory.started_at, PriceHistory.price).where(
             PriceHistory.variant_id == variant_id,
-            PriceHistory.started_at > window_start,
             PriceHistory.started_at < moment,
+            or_(
+                PriceHistory.started_at > window_start,
+                PriceHistory.started_at >= in_force_at_start,
+            ),
         )
-        .scalar_subquery()
-    )
-    first, second = db.session.execute(db.select(in_force_at_start, started_within)).one()
-    candidates = [p for p in (first, second) if p is not None]
-    return min(candidates) if candidates else None
+    ).all()
+    return pricing.lowest_price_before(((r.started_at, r.price) for r in rows), moment)
 
 
 def _variant_errors(data: VariantInput, except_variant_id: int | None) -> list[CatalogueError]:

@@ -10,7 +10,7 @@ from flask_babel import format_currency, get_locale
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop import i18n, page_cache
-from shop.catalogue import queries
+from shop.catalogue import pricing, queries
 from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
 from shop.urls import public_url
@@ -77,6 +77,7 @@ def init_app(app: Flask) -> None:
         image_src=fallback_url,
         image_srcset=srcset,
         order_status_label=order_status_label,
+        price_reduction=pricing.reduction,
     )
     app.jinja_env.filters["money"] = money
 

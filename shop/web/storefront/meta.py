@@ -17,10 +17,12 @@ SCHEMA = "https://schema.org"
 
 
 def shorten(text: str, limit: int = 155) -> str:
+    """Plain text (real characters, no entity: JSON-LD and meta tags escape it themselves),
+    cut at a word before ``limit``."""
     text = plain_text(text)
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:\u00a0\u202f")
     return cut + "…"
 
 

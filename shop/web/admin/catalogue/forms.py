@@ -391,7 +391,10 @@ class VariantForm(FlaskForm):
     compare_at_price = AmountField(
         _l("Compare-at price"),
         [Optional()],
-        description=_l("The former price shown struck through; leave empty when there is none."),
+        description=_l(
+            "Fill it in to announce a reduction; leave it empty for none. The price shown "
+            "struck through is the lowest of the 30 days before the current price (EU rule)."
+        ),
     )
     barcode = StringField(
         _l("Barcode"),
