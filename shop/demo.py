@@ -35,6 +35,7 @@ from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
 from shop.invoices.services import load_demo_identity
 from shop.platform.bank import load_demo_bank_details
+from shop.platform.hero import load_demo_hero
 
 DEMO_ACCOUNTS = (
     ("admin@demo.example.com", Role.ADMIN, "fr"),
@@ -64,6 +65,7 @@ def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
     lines.extend(load_checkout_defaults())
     lines.extend(load_demo_identity())
     lines.extend(load_demo_bank_details())
+    lines.extend(load_demo_hero())
     if catalogue_is_empty():
         lines.extend(load_catalogue(products).lines())
     else:

@@ -263,10 +263,28 @@ def _attach_first_images(cards: list[Card]) -> None:
 # -- pages -------------------------------------------------------------------------------
 
 
-def home(locale: str) -> tuple[list[tuple[str, str, str]], Listing]:
-    """Featured categories (name, slug, description) and featured products."""
-    categories = db.session.execute(
-        select(CategoryTranslation.name, CategoryTranslation.slug, CategoryTranslation.description)
+@dataclass
+class HomeCategory:
+    name: str
+    slug: str
+    description: str
+    image: ProductImage | None = None  # its shared picture, else one of its products'
+
+
+def home(locale: str) -> tuple[list[HomeCategory], Listing]:
+    """Featured top categories, each with a picture, and the featured products in stock.
+
+    A category's picture is the image it is shared with (``og_image``), else the first
+    picture of one of its products or its subcategories' (featured products first): three
+    queries whatever the number of categories."""
+    rows = db.session.execute(
+        select(
+            Category.id,
+            CategoryTranslation.name,
+            CategoryTranslation.slug,
+            CategoryTranslation.description,
+            Category.og_image_id,
+        )
         .join(Category, Category.id == CategoryTranslation.category_id)
         .where(
             CategoryTranslation.locale == locale,
@@ -275,8 +293,49 @@ def home(locale: str) -> tuple[list[tuple[str, str, str]], Listing]:
         )
         .order_by(Category.position, Category.id)
     ).all()
-    featured = _listing(locale, ListingFilters(), Product.featured.is_(True))
-    return [tuple(c) for c in categories], featured
+    pictures = _category_pictures([r[0] for r in rows], {r[0]: r[4] for r in rows if r[4]})
+    categories = [HomeCategory(r[1], r[2], r[3], pictures.get(r[0])) for r in rows]
+    featured = _listing(locale, ListingFilters(in_stock=True), Product.featured.is_(True))
+    return categories, featured
+
+
+def _category_pictures(ids: list[int], chosen: dict[int, int]) -> dict[int, ProductImage]:
+    """{category id: picture}: the chosen image if any, else its products' first picture."""
+    if not ids:
+        return {}
+    root = func.coalesce(Category.parent_id, Category.id)
+    missing = [i for i in ids if i not in chosen]
+    ranked = (
+        select(
+            ProductImage.id.label("image_id"),
+            root.label("root_id"),
+            func.row_number()
+            .over(
+                partition_by=root,
+                order_by=(Product.featured.desc(), Product.id, ProductImage.position),
+            )
+            .label("rank"),
+        )
+        .join(Product, Product.id == ProductImage.product_id)
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.status == ProductStatus.ACTIVE, root.in_(missing))
+        .subquery()
+    )
+    wanted = dict(chosen)
+    if missing:
+        for image_id, root_id in db.session.execute(
+            select(ranked.c.image_id, ranked.c.root_id).where(ranked.c.rank == 1)
+        ):
+            wanted[root_id] = image_id
+    if not wanted:
+        return {}
+    found = {
+        image.id: image
+        for image in db.session.execute(
+            select(ProductImage).where(ProductImage.id.in_(set(wanted.values())))
+        ).scalars()
+    }
+    return {cat: found[img] for cat, img in wanted.items() if img in found}
 
 
 def top_categories(locale: str) -> list[tuple[str, str]]:

@@ -1,0 +1,54 @@
+"""What the footer of every storefront page shows: the seller's legal mentions (from the
+store identity) and the payment methods the checkout offers (card when Stripe is set up,
+bank transfer when an IBAN is saved: the checkout's own rule).
+
+Cached with the catalogue version like the header's categories (the settings pages bump
+it on save, and entries live ten minutes at most); a database that cannot answer (an error
+page) gives an empty footer rather than a second error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from shop import page_cache
+from shop.extensions import db
+from shop.payments import stripe_gateway
+from shop.platform import bank
+from shop.platform.services import stored
+from shop.web.storefront import bp
+
+IDENTITY_KEYS = (
+    "legal_name",
+    "trade_name",
+    "legal_form",
+    "share_capital",
+    "legal_address",
+    "siret",
+    "vat_number",
+    "rcs",
+    "legal_email",
+    "legal_phone",
+)
+
+
+def _build() -> dict[str, Any]:
+    saved = stored([*IDENTITY_KEYS, bank.IBAN_KEY])
+    payments = []
+    if stripe_gateway.enabled():
+        payments.append("card")
+    if saved.get(bank.IBAN_KEY, "").strip():
+        payments.append("bank_transfer")
+    identity = {key: saved.get(key, "").strip() for key in IDENTITY_KEYS}
+    return {"identity": identity, "payments": payments}
+
+
+@bp.app_template_global()
+def site_footer() -> dict[str, Any]:
+    try:
+        return page_cache.cached(("footer",), _build)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"identity": {}, "payments": []}
