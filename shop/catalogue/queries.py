@@ -275,17 +275,18 @@ def home(locale: str) -> tuple[list[HomeCategory], Listing]:
     """Featured top categories, each with a picture, and the featured products in stock.
 
     A category's picture is the image it is shared with (``og_image``), else the first
-    picture of one of its products or its subcategories' (featured products first): three
-    queries whatever the number of categories."""
+    picture of one of its products or its subcategories' (featured products first): one
+    more query, whatever the number of categories, when some have no shared image."""
     rows = db.session.execute(
         select(
             Category.id,
             CategoryTranslation.name,
             CategoryTranslation.slug,
             CategoryTranslation.description,
-            Category.og_image_id,
+            ProductImage,
         )
         .join(Category, Category.id == CategoryTranslation.category_id)
+        .outerjoin(ProductImage, ProductImage.id == Category.og_image_id)
         .where(
             CategoryTranslation.locale == locale,
             Category.featured.is_(True),
@@ -293,18 +294,19 @@ def home(locale: str) -> tuple[list[HomeCategory], Listing]:
         )
         .order_by(Category.position, Category.id)
     ).all()
-    pictures = _category_pictures([r[0] for r in rows], {r[0]: r[4] for r in rows if r[4]})
+    pictures = {r[0]: r[4] for r in rows if r[4] is not None}
+    pictures.update(_product_pictures([r[0] for r in rows if r[4] is None]))
     categories = [HomeCategory(r[1], r[2], r[3], pictures.get(r[0])) for r in rows]
     featured = _listing(locale, ListingFilters(in_stock=True), Product.featured.is_(True))
     return categories, featured
 
 
-def _category_pictures(ids: list[int], chosen: dict[int, int]) -> dict[int, ProductImage]:
-    """{category id: picture}: the chosen image if any, else its products' first picture."""
-    if not ids:
+def _product_pictures(category_ids: list[int]) -> dict[int, ProductImage]:
+    """{top category id: the first picture of its products or its subcategories'}, featured
+    products first; one query."""
+    if not category_ids:
         return {}
     root = func.coalesce(Category.parent_id, Category.id)
-    missing = [i for i in ids if i not in chosen]
     ranked = (
         select(
             ProductImage.id.label("image_id"),
@@ -318,24 +320,15 @@ def _category_pictures(ids: list[int], chosen: dict[int, int]) -> dict[int, Prod
         )
         .join(Product, Product.id == ProductImage.product_id)
         .join(Category, Category.id == Product.category_id)
-        .where(Product.status == ProductStatus.ACTIVE, root.in_(missing))
+        .where(Product.status == ProductStatus.ACTIVE, root.in_(category_ids))
         .subquery()
     )
-    wanted = dict(chosen)
-    if missing:
-        for image_id, root_id in db.session.execute(
-            select(ranked.c.image_id, ranked.c.root_id).where(ranked.c.rank == 1)
-        ):
-            wanted[root_id] = image_id
-    if not wanted:
-        return {}
-    found = {
-        image.id: image
-        for image in db.session.execute(
-            select(ProductImage).where(ProductImage.id.in_(set(wanted.values())))
-        ).scalars()
-    }
-    return {cat: found[img] for cat, img in wanted.items() if img in found}
+    rows = db.session.execute(
+        select(ranked.c.root_id, ProductImage)
+        .join(ranked, ranked.c.image_id == ProductImage.id)
+        .where(ranked.c.rank == 1)
+    ).all()
+    return {root_id: image for root_id, image in rows}
 
 
 def top_categories(locale: str) -> list[tuple[str, str]]:

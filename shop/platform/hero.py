@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from shop.config import LOCALES
 from shop.platform.legal import InvalidIdentifier
-from shop.platform.services import stored, update_settings
+from shop.platform.services import configured, stored, update_settings
 
 FIELDS = ("title", "subtitle", "button", "link")
 MAX_LENGTH = {"title": 120, "subtitle": 300, "button": 40, "link": 500}
@@ -69,9 +69,9 @@ def saved() -> dict[str, str]:
 
 def texts(lang: str) -> dict[str, str]:
     """The hero of one language: ``title``, ``subtitle``, ``button``, ``link`` (empty when
-    not set: the template says its own)."""
-    values = stored([key(field, lang) for field in FIELDS])
-    return {field: values.get(key(field, lang), "").strip() for field in FIELDS}
+    not set: the template says its own). Read with every setting of the request, in the one
+    query the footer and the payment code share."""
+    return {field: (configured(key(field, lang), "") or "").strip() for field in FIELDS}
 
 
 def load_demo_hero() -> list[str]:

@@ -17,7 +17,7 @@ from shop import page_cache
 from shop.extensions import db
 from shop.payments import stripe_gateway
 from shop.platform import bank
-from shop.platform.services import stored
+from shop.platform.services import configured
 from shop.web.storefront import bp
 
 IDENTITY_KEYS = (
@@ -34,14 +34,18 @@ IDENTITY_KEYS = (
 )
 
 
+def _saved(key: str) -> str:
+    """A saved setting; all of them come in one query per request (``configured``)."""
+    return (configured(key, "") or "").strip()
+
+
 def _build() -> dict[str, Any]:
-    saved = stored([*IDENTITY_KEYS, bank.IBAN_KEY])
     payments = []
     if stripe_gateway.enabled():
         payments.append("card")
-    if saved.get(bank.IBAN_KEY, "").strip():
+    if _saved(bank.IBAN_KEY):
         payments.append("bank_transfer")
-    identity = {key: saved.get(key, "").strip() for key in IDENTITY_KEYS}
+    identity = {key: _saved(key) for key in IDENTITY_KEYS}
     return {"identity": identity, "payments": payments}
 
 

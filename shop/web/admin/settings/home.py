@@ -35,7 +35,7 @@ LABELS = {
     "link": _l("Button address"),
 }
 HELP = {
-    "title": _l("Empty: « Welcome to » and the shop's name."),
+    "title": _l("Empty: “Welcome to” and the shop's name."),
     "link": _l("A page of the shop, e.g. /fr/categories/chaises. Empty: the search page."),
 }
 
