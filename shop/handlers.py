@@ -30,7 +30,7 @@ from shop.accounts.models import User
 from shop.accounts.services import make_reset_token
 from shop.clock import utcnow
 from shop.config import DEFAULT_LOCALE
-from shop.emails import transport
+from shop.emails import contact, transport
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
 from shop.invoices import services as invoices
@@ -212,5 +212,5 @@ HANDLERS: dict[str, Handler] = {
     "order_cancelled": _order_email("order_cancelled"),
     "order_refunded": _with_document(_issue_credit_note, "order_refunded", refund_amount="amount"),
     "order_shipped": send_shipped,
-    "contact_message": send_contact_message,
+    contact.EVENT: send_contact_message,
 }

@@ -1,8 +1,8 @@
 """The contact page: a form that mails the shop through the outbox.
 
-The message is not sent from the request: the view records a ``contact_message`` outbox
-event in its own transaction, and the event's handler (``shop.handlers``) queues the mail
-to the shop's address. A bot that fills the honeypot field gets the same thank-you page and
+The message is not sent from the request: ``shop.emails.contact`` records a
+``contact_message`` outbox event, and the event's handler (``shop.handlers``) queues the
+mail to the shop's address. A bot that fills the honeypot field gets the same thank-you page and
 nothing is recorded; the form is rate-limited per client address like the password reset.
 The mail layer has no Reply-To, so the customer's address is written in the mail's body.
 """
@@ -17,15 +17,14 @@ from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from shop.accounts.services import InvalidEmail, normalize_email
-from shop.extensions import db, limiter
+from shop.emails.contact import send_contact_message
+from shop.extensions import limiter
 from shop.i18n import localized_route
-from shop.outbox.services import emit
 from shop.web.forms import form_status
 from shop.web.htmx import render
 from shop.web.security import form_view
 from shop.web.storefront import bp
 
-EVENT = "contact_message"
 DEFAULT_RATE_LIMIT = "3 per minute;10 per hour"
 HONEYPOT = "website"
 
@@ -77,16 +76,14 @@ class ContactForm(FlaskForm):
 def contact() -> Response:
     form = ContactForm()
     if form.validate_on_submit():
-        if not (form.website.data or "").strip():
-            emit(
-                EVENT,
-                name=" ".join(form.name.data.split()),
+        if not (form.website.data or "").strip():  # the trap is empty: not a bot
+            send_contact_message(
+                name=form.name.data,
                 email=form.email.data,
-                subject=" ".join(form.subject.data.split()),
-                message=form.message.data.strip(),
+                subject=form.subject.data,
+                message=form.message.data,
                 locale=g.get("lang", "fr"),
             )
-            db.session.commit()
         return render("storefront/contact.html", "storefront/_contact_sent.html", sent=True)
     return render(
         "storefront/contact.html",
