@@ -17,9 +17,10 @@ from shop import page_cache
 from shop.extensions import db
 from shop.payments import stripe_gateway
 from shop.platform import bank
-from shop.platform.services import configured
+from shop.platform.services import PRICES_INCLUDE_TAX, configured
 from shop.web.storefront import bp
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})  # as ``platform.prices_include_tax``
 IDENTITY_KEYS = (
     "legal_name",
     "trade_name",
@@ -46,7 +47,8 @@ def _build() -> dict[str, Any]:
     if _saved(bank.IBAN_KEY):
         payments.append("bank_transfer")
     identity = {key: _saved(key) for key in IDENTITY_KEYS}
-    return {"identity": identity, "payments": payments}
+    taxed = (configured(PRICES_INCLUDE_TAX, "") or "true").strip().lower() in TRUE_WORDS
+    return {"identity": identity, "payments": payments, "prices_include_tax": taxed}
 
 
 @bp.app_template_global()
@@ -55,4 +57,4 @@ def site_footer() -> dict[str, Any]:
         return page_cache.cached(("footer",), _build)
     except SQLAlchemyError:
         db.session.rollback()
-        return {"identity": {}, "payments": []}
+        return {"identity": {}, "payments": [], "prices_include_tax": True}
