@@ -91,8 +91,10 @@ def test_category_tiles_have_pictures_and_featured_products_are_in_stock(app, cl
         made = catalogue_factory.build(30)
         sold_out = catalogue_factory.product(
             {
-                "fr": catalogue_factory.Text(title="Chaise épuisée"),
-                "en": catalogue_factory.Text(title="Sold-out chair"),
+                "fr": catalogue_factory.Text(title="Chaise épuisée", description="<p>Épuisée.</p>"),
+                "en": catalogue_factory.Text(
+                    title="Sold-out chair", description="<p>Sold out.</p>"
+                ),
             },
             status=ProductStatus.ACTIVE,
             variants=[VariantInput(sku="SOLD-OUT", price=5000)],
