@@ -1749,17 +1749,13 @@ def _product_picture(family: Family, material: str, seed: int) -> Image.Image:
     box_w, box_h = int(size * stretch_x), int(size * stretch_y)
     if box_h > floor - 160:  # the whole object stays in the picture
         box_w, box_h = int(box_w * (floor - 160) / box_h), floor - 160
-    layer = Image.new("RGBA", (box_w + 80, box_h + 80), (0, 0, 0, 0))
+    x = int(width * rng.uniform(0.3, 0.7) - box_w / 2)
+    y = floor - box_h + int(rng.uniform(0.05, 0.09) * box_h)  # feet on the floor
     shape = _jitter(SHAPES[family.shape], rng)
-    _silhouette(ImageDraw.Draw(layer), shape, (40, 40, 40 + box_w, 40 + box_h), colours)
-    if rng.random() < 0.5:
-        layer = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    angle = rng.uniform(-8, 8)
-    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
-    x = int(width * rng.uniform(0.3, 0.7) - layer.width / 2)
-    y = floor - layer.height + 40 + int(rng.uniform(0.0, 0.05) * box_h)
-    _shadow(picture, (x + 40, y, x + layer.width - 40, floor), bottom)
-    picture.paste(layer, (x, y), layer)
+    mirror = rng.random() < 0.5
+    angle = math.radians(rng.uniform(-8, 8))
+    _shadow(picture, (x, y, x + box_w, floor), bottom)
+    _silhouette(draw, shape, (x, y, x + box_w, y + box_h), colours, angle=angle, mirror=mirror)
     return picture
 
 
@@ -1852,23 +1848,33 @@ def _room_picture(parent: str) -> Image.Image:
 
 
 def _gradient(top: str, bottom: str, *, horizontal: bool) -> Image.Image:
-    size = PICTURE_SIZE
-    mask = Image.linear_gradient("L")
-    if horizontal:
-        mask = mask.rotate(90)
-    mask = mask.resize(size)
-    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
+    """Drawn in 4-pixel bands (a resized gradient image costs far more)."""
+    width, height = PICTURE_SIZE
+    start, end = ImageColor.getrgb(top)[:3], ImageColor.getrgb(bottom)[:3]
+    picture = Image.new("RGB", PICTURE_SIZE, top)
+    draw = ImageDraw.Draw(picture)
+    steps = width if horizontal else height
+    for i in range(0, steps, 4):
+        t = i / steps
+        colour = tuple(int(a + (b - a) * t) for a, b in zip(start, end, strict=True))
+        band = (i, 0, i + 3, height) if horizontal else (0, i, width, i + 3)
+        draw.rectangle(band, fill=colour)
+    return picture
 
 
 def _shadow(picture: Image.Image, box: tuple[int, int, int, int], colour: str) -> None:
-    """A blurred ellipse under the object, drawn small and scaled up (blurring is costly)."""
-    scale = 8
-    small = Image.new("L", (picture.width // scale, picture.height // scale), 0)
-    x0, _, x1, y1 = (c // scale for c in box)
-    ImageDraw.Draw(small).ellipse((x0, y1 - 4, x1, y1 + 4), fill=110)
-    mask = small.filter(ImageFilter.GaussianBlur(5)).resize(picture.size)
+    """A blurred ellipse under the object, drawn small and scaled up (blurring is costly),
+    over the object's width only."""
+    scale, pad = 8, 64
+    x0, _, x1, y1 = box
+    region = (int(x0) - pad, int(y1) - pad, int(x1) + pad, int(y1) + pad)
+    width, height = region[2] - region[0], region[3] - region[1]
+    small = Image.new("L", (max(1, width // scale), max(1, height // scale)), 0)
+    middle = pad // scale
+    ImageDraw.Draw(small).ellipse((middle, middle - 4, small.width - middle, middle + 4), fill=110)
+    mask = small.filter(ImageFilter.GaussianBlur(5)).resize((width, height))
     dark = tuple(int(channel * 0.55) for channel in ImageColor.getrgb(colour))
-    picture.paste(dark, mask=mask)
+    picture.paste(dark, region, mask)
 
 
 def _silhouette(
@@ -1876,24 +1882,39 @@ def _silhouette(
     shape: list[tuple[Any, ...]],
     box: tuple[int, int, int, int],
     colours: dict[str, str],
+    *,
+    angle: float = 0.0,
+    mirror: bool = False,
 ) -> None:
+    """Draw ``shape`` (unit-box coordinates) into ``box``; turned by ``angle`` (radians)
+    about the box's foot and mirrored if asked: the parts become polygons, so turning costs
+    nothing (a rotated bitmap layer cost more than the rest of the picture)."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
+    cx, cy = x0 + w / 2, y1
+    cos, sin = math.cos(angle), math.sin(angle)
 
     def at(u: float, v: float) -> tuple[float, float]:
-        return x0 + u * w, y0 + v * h
+        if mirror:
+            u = 1 - u
+        px, py = x0 + u * w - cx, y0 + v * h - cy
+        return cx + px * cos - py * sin, cy + px * sin + py * cos
 
     for primitive, *args in shape:
         fill = colours[args[-1]]
         if primitive == "poly":
             draw.polygon([at(u, v) for u, v in args[0]], fill=fill)
             continue
-        rect = (*at(args[0], args[1]), *at(args[2], args[3]))
-        if primitive == "rect":
-            draw.rectangle(rect, fill=fill)
-        elif primitive == "rrect":
-            draw.rounded_rectangle(rect, radius=min(w, h) * 0.04, fill=fill)
-        elif primitive == "ellipse":
-            draw.ellipse(rect, fill=fill)
+        u0, v0, u1, v1 = args[:4]
+        if primitive in ("rect", "rrect"):
+            draw.polygon([at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)], fill=fill)
+            continue
+        mid_u, mid_v, ru, rv = (u0 + u1) / 2, (v0 + v1) / 2, (u1 - u0) / 2, (v1 - v0) / 2
+        outline = [
+            at(mid_u + ru * math.cos(t), mid_v + rv * math.sin(t))
+            for t in (2 * math.pi * k / 48 for k in range(48))
+        ]
+        if primitive == "ellipse":
+            draw.polygon(outline, fill=fill)
         elif primitive == "ring":
-            draw.ellipse(rect, outline=fill, width=max(4, int(w * 0.04)))
+            draw.line([*outline, outline[0]], fill=fill, width=max(4, int(w * 0.04)))
