@@ -5,21 +5,25 @@ parts that agree in gender and number, descriptions from sentences written for e
 material, pictures are drawn with Pillow (nothing is downloaded). Categories, tags, products,
 variants, later prices and pictures go through the catalogue services the back office uses
 (the same checks, price history and addresses), dated as the plan says, and opening stock
-through the stock ledger; all in one transaction. A pool of drawn pictures is shared: each is
-uploaded once, then referenced by the other products of its family.
+through the stock ledger; all in one transaction. Each product has its own overall picture
+(its family's silhouette with its own proportions, colours, angle and setting); the close-up
+of a material and the room of a top category are drawn once and shared.
 """
 
 from __future__ import annotations
 
+import colorsys
 import io
+import math
 import random
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFilter
 from sqlalchemy import insert
 
 from shop.accounts import services as accounts
@@ -35,6 +39,7 @@ from shop.inventory import services as inventory
 from shop.inventory.models import InventoryItem, InventoryMovement, MovementKind
 from shop.invoices.services import load_demo_identity
 from shop.platform.bank import load_demo_bank_details
+from shop.platform.hero import load_demo_hero
 
 DEMO_ACCOUNTS = (
     ("admin@demo.example.com", Role.ADMIN, "fr"),
@@ -51,6 +56,9 @@ CHUNK = 2000
 STOCK_THROUGH_SERVICE_MAX = 2000
 STOCK_REASON = "demo: opening stock"
 PICTURE_SIZE = (1600, 1200)
+# ("product", "family/material", seed): one product's overall view; ("material", material, 0): a
+# close-up of a material; ("room", top category, 0): three of its families in a room.
+PictureKey = tuple[str, str, int]
 
 
 def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
@@ -64,6 +72,7 @@ def load(*, password: str, products: int = DEFAULT_PRODUCTS) -> list[str]:
     lines.extend(load_checkout_defaults())
     lines.extend(load_demo_identity())
     lines.extend(load_demo_bank_details())
+    lines.extend(load_demo_hero())
     if catalogue_is_empty():
         lines.extend(load_catalogue(products).lines())
     else:
@@ -795,7 +804,7 @@ class ProductPlan:
     texts: dict[str, catalogue.Text]
     tags: list[str]
     variants: list[VariantPlan]
-    pictures: list[tuple[tuple[str, int], str, str]]  # (pool key, alt fr, alt en)
+    pictures: list[tuple[PictureKey, str, str]]  # (pool key, alt fr, alt en)
 
 
 @dataclass(frozen=True)
@@ -985,7 +994,7 @@ class Planner:
         ):
             if locale == "fr":
                 paragraphs = tuple(fr_typography(p) for p in paragraphs)
-            html = "".join(f"<p>{p}</p>" for p in paragraphs)
+            html = _link_to_contact("".join(f"<p>{p}</p>" for p in paragraphs), locale)
             texts[locale] = catalogue.Text(
                 title=shown,
                 description=html,
@@ -1124,11 +1133,18 @@ class Planner:
 
     def _pictures(
         self, title: Title, texts: dict[str, catalogue.Text]
-    ) -> list[tuple[tuple[str, int], str, str]]:
+    ) -> list[tuple[PictureKey, str, str]]:
+        """The product's own overall view (drawn for it alone, seeded by its slug), then a
+        close-up of its material and a room of its top category (both shared)."""
         rng = self.rng
         count = rng.choices((1, 2, 3), weights=(30, 45, 25))[0]
-        first = rng.randrange(2)
-        keys = [(title.family.key, first), (title.family.key, 1 - first), (title.family.parent, 2)]
+        rng.randrange(2)  # still drawn: the plan's later draws stay what they were
+        seed = zlib.crc32(texts["fr"].slug.encode())
+        keys: list[PictureKey] = [
+            ("product", f"{title.family.key}/{title.material}", seed),
+            ("material", title.material, 0),
+            ("room", title.family.parent, 0),
+        ]
         return [
             (
                 keys[i],
@@ -1137,6 +1153,15 @@ class Planner:
             )
             for i in range(count)
         ]
+
+
+CONTACT_LINKS = {"fr": ("Écrivez-nous", "/fr/contact"), "en": ("Write to us", "/en/contact")}
+
+
+def _link_to_contact(html: str, locale: str) -> str:
+    """« Écrivez-nous » in a description links to the contact page."""
+    words, path = CONTACT_LINKS[locale]
+    return html.replace(words, f'<a href="{path}">{words}</a>', 1)
 
 
 def _capacity(family: Family) -> int:
@@ -1231,7 +1256,7 @@ def load_catalogue(count: int = DEFAULT_PRODUCTS) -> CatalogueSummary:
     summary.categories, summary.tags = len(categories), len(tag_ids)
 
     plans = list(Planner(count, now).plans())
-    pool: dict[tuple[str, int], ProductImage] = {}
+    pool: dict[PictureKey, ProductImage] = {}
     shared_images = 0
     variant_ids = []
     for plan in plans:
@@ -1458,9 +1483,7 @@ def _receive_stock(plans: Sequence[ProductPlan], variant_ids: list[list[int]]) -
     return len(receipts)
 
 
-def _add_pictures(
-    plan: ProductPlan, product_id: int, pool: dict[tuple[str, int], ProductImage]
-) -> int:
+def _add_pictures(plan: ProductPlan, product_id: int, pool: dict[PictureKey, ProductImage]) -> int:
     """The first product to show a pool picture uploads it; the others point at its file
     (rows the back office cannot make: it stores each upload under its own product).
     Returns the number of such shared rows."""
@@ -1663,68 +1686,240 @@ SHAPES: dict[str, list[tuple[Any, ...]]] = {
 # fmt: on
 
 
-def draw_picture(key: tuple[str, int]) -> bytes:
-    """A 1600×1200 JPEG: soft gradient, the family's silhouette, its initials on a badge.
+# The colour of each material (objects are drawn in it; its close-up shows it).
+# fmt: off
+MATERIAL_COLOURS = {
+    "chene": "#b8895a", "noyer": "#6e4b32", "frene": "#d8bf96", "hetre": "#c99e74",
+    "rotin": "#c9a36a", "acier": "#4f5d66", "marbre": "#e4e0da", "olivier": "#a88b5c",
+    "acacia": "#9c6b3f", "laiton": "#c9a545", "ceramique": "#d9cdb8", "washi": "#efe4cc",
+    "gres": "#8f7f6e", "porcelaine": "#eeeae4", "faience": "#e3d3b9", "terre_cuite": "#c0643c",
+    "verre_souffle": "#9fc4c0", "verre_recycle": "#86ae92", "lin_lave": "#cbbfa7",
+    "coton_bio": "#e9e1d1", "velours": "#7a3b4f", "laine": "#b9a48f", "chanvre": "#a59e7f",
+    "nid_abeille": "#e4dccb", "eponge": "#d5e0e3", "papier_recycle": "#d6cfbf",
+    "papier_coton": "#f1ebdf", "kraft": "#b48a5a", "toile_lin": "#a8a08a", "cuir": "#8a5a3b",
+    "letter": "#f3f0e8", "lyon": "#b5533c", "nantes": "#3f6f8f", "bordeaux": "#7b2d3a",
+    "lille": "#c98a2e", "en_ligne": "#4a6b8a",
+}
+# fmt: on
+# How a material's close-up is textured.
+TEXTURES = {
+    "grain": ("chene", "noyer", "frene", "hetre", "olivier", "acacia"),
+    "weave": ("rotin", "lin_lave", "coton_bio", "chanvre", "nid_abeille", "toile_lin", "laine"),
+    "brushed": ("acier", "laiton"),
+    "veins": ("marbre",),
+    "speckle": ("ceramique", "gres", "porcelaine", "faience", "terre_cuite", "cuir", "eponge"),
+    "bubbles": ("verre_souffle", "verre_recycle"),
+    "fibres": ("washi", "papier_recycle", "papier_coton", "kraft", "letter", "velours"),
+}
+TEXTURE_OF = {name: texture for texture, names in TEXTURES.items() for name in names}
 
-    Composition 0 and 1 show one family in two palettes and layouts; composition 2 (keyed by
-    parent category) shows three of its families side by side, as a room setting.
+
+def draw_picture(key: PictureKey) -> bytes:
+    """A 1600×1200 JPEG, the same for the same key: no text, no watermark, no monogram.
+
+    ``product``: the family's silhouette drawn with the product's own proportions, colours
+    and angle, in a setting of its own (backdrop, floor line, light); ``material``: a
+    close-up of the material; ``room``: three families of a top category side by side.
     """
-    name, composition = key
-    if composition == 2:
-        parent, families = name, [f for f in FAMILIES if f.parent == name][:3]
-        palette = PALETTES[parent][0]
+    kind, name, seed = key
+    if kind == "product":
+        family, material = name.split("/", 1)
+        picture = _product_picture(FAMILY[family], material, seed)
+    elif kind == "material":
+        picture = _material_picture(name)
     else:
-        family = FAMILY[name]
-        parent, families = family.parent, [family]
-        palette = PALETTES[parent][composition]
-    top, bottom, ink, accent, paper = palette
-    colours = {"ink": ink, "accent": accent, "paper": paper}
-    width, height = PICTURE_SIZE
-    picture = _gradient(top, bottom, horizontal=composition == 1)
-    if composition == 2:
-        boxes = [(140 + i * 460, 380, 560 + i * 460, 800) for i in range(len(families))]
-    elif composition == 1:
-        boxes = [(180, 250, 860, 930)]
-    else:
-        boxes = [(420, 200, 1180, 960)]
-    for box, family in zip(boxes, families, strict=False):
-        _shadow(picture, box, bottom)
-        _silhouette(ImageDraw.Draw(picture), SHAPES[family.shape], box, colours)
-    draw = ImageDraw.Draw(picture)
-    draw.text((64, 52), "Comptoir", font=ImageFont.load_default(size=44), fill=ink)
-    badge = (width - 230, height - 230, width - 70, height - 70)
-    draw.ellipse(badge, fill=paper, outline=ink, width=6)
-    initials = families[0].code if composition != 2 else name[:2].upper()
-    draw.text(
-        ((badge[0] + badge[2]) / 2, (badge[1] + badge[3]) / 2),
-        initials,
-        font=ImageFont.load_default(size=64),
-        fill=ink,
-        anchor="mm",
-    )
+        picture = _room_picture(name)
     out = io.BytesIO()
-    picture.save(out, "JPEG", quality=88, optimize=True)
+    picture.save(out, "JPEG", quality=85)
     return out.getvalue()
 
 
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{max(0, min(255, int(c))):02x}" for c in rgb)
+
+
+def _shade(colour: str, factor: float) -> str:
+    """Darker (factor < 1) or towards white (factor > 1)."""
+    r, g, b = ImageColor.getrgb(colour)[:3]
+    if factor <= 1:
+        return _hex((r * factor, g * factor, b * factor))
+    mix = min(1.0, factor - 1)
+    return _hex((r + (255 - r) * mix, g + (255 - g) * mix, b + (255 - b) * mix))
+
+
+def _soft(rng: random.Random, lightness: float) -> str:
+    """A quiet background colour: any hue, little saturation."""
+    hue = rng.random()
+    sat = rng.uniform(0.12, 0.32)
+    return _hex(tuple(c * 255 for c in colorsys.hls_to_rgb(hue, lightness, sat)))
+
+
+def _product_picture(family: Family, material: str, seed: int) -> Image.Image:
+    rng = random.Random(seed)  # noqa: S311  (a drawing, no secret)
+    width, height = PICTURE_SIZE
+    top, bottom = _soft(rng, rng.uniform(0.86, 0.94)), _soft(rng, rng.uniform(0.70, 0.82))
+    picture = _gradient(top, bottom, horizontal=rng.random() < 0.3)
+    draw = ImageDraw.Draw(picture)
+    # the setting: a floor line at its own height, sometimes a backdrop arch or a disc
+    floor = int(height * rng.uniform(0.72, 0.86))
+    draw.rectangle((0, floor, width, height), fill=_shade(bottom, rng.uniform(0.82, 0.92)))
+    backdrop = rng.choice(("arch", "disc", "panel", "none"))
+    tone = _shade(top, rng.uniform(1.1, 1.35))
+    cx = width * rng.uniform(0.38, 0.62)
+    if backdrop == "arch":
+        w = width * rng.uniform(0.16, 0.24)
+        top_y = height * rng.uniform(0.06, 0.16)
+        draw.ellipse((cx - w, top_y, cx + w, top_y + 2 * w), fill=tone)
+        draw.rectangle((cx - w, top_y + w, cx + w, floor), fill=tone)
+    elif backdrop == "disc":
+        r = height * rng.uniform(0.28, 0.38)
+        cy = height * rng.uniform(0.35, 0.5)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=tone)
+    elif backdrop == "panel":
+        x = width * rng.uniform(0.05, 0.55)
+        draw.rectangle((x, 0, x + width * rng.uniform(0.25, 0.4), floor), fill=tone)
+    # the object: its material's colour (varied), an ink of its own, its own proportions
+    base = MATERIAL_COLOURS.get(material) or _soft(rng, 0.5)
+    accent = _shade(base, rng.uniform(0.8, 1.2))
+    ink = (
+        _shade(_soft(rng, 0.3), rng.uniform(0.6, 1.0))
+        if rng.random() < 0.5
+        else _shade(base, rng.uniform(0.35, 0.55))
+    )
+    colours = {"ink": ink, "accent": accent, "paper": _shade(base, 1.55)}
+    if rng.random() < 0.35:
+        colours["ink"], colours["accent"] = colours["accent"], colours["ink"]
+    size = int(height * rng.uniform(0.58, 0.74))
+    stretch_x, stretch_y = rng.uniform(0.78, 1.2), rng.uniform(0.82, 1.18)
+    box_w, box_h = int(size * stretch_x), int(size * stretch_y)
+    if box_h > floor - 160:  # the whole object stays in the picture
+        box_w, box_h = int(box_w * (floor - 160) / box_h), floor - 160
+    x = int(width * rng.uniform(0.3, 0.7) - box_w / 2)
+    y = floor - box_h + int(rng.uniform(0.05, 0.09) * box_h)  # feet on the floor
+    shape = _jitter(SHAPES[family.shape], rng)
+    mirror = rng.random() < 0.5
+    angle = math.radians(rng.uniform(-8, 8))
+    _shadow(picture, (x, y, x + box_w, floor), bottom)
+    _silhouette(draw, shape, (x, y, x + box_w, y + box_h), colours, angle=angle, mirror=mirror)
+    return picture
+
+
+def _jitter(shape: list[tuple[Any, ...]], rng: random.Random) -> list[tuple[Any, ...]]:
+    """The same silhouette with each part a little moved and resized (at most 2.5 %)."""
+
+    def nudge(value: float) -> float:
+        return min(1.0, max(0.0, value + rng.uniform(-0.025, 0.025)))
+
+    out = []
+    for primitive, *args in shape:
+        if primitive == "poly":
+            out.append((primitive, tuple((nudge(u), nudge(v)) for u, v in args[0]), args[-1]))
+        else:
+            x0, y0, x1, y1 = (nudge(c) for c in args[:4])
+            out.append((primitive, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), args[-1]))
+    return out
+
+
+def _material_picture(name: str) -> Image.Image:
+    """A close-up: the material's colour filling the frame, textured as it would be."""
+    rng = random.Random(zlib.crc32(name.encode()))  # noqa: S311
+    base = MATERIAL_COLOURS.get(name, "#b8895a")
+    width, height = PICTURE_SIZE
+    picture = _gradient(_shade(base, 1.12), _shade(base, 0.88), horizontal=True)
+    draw = ImageDraw.Draw(picture)
+    texture = TEXTURE_OF.get(name, "speckle")
+    dark, light = _shade(base, 0.72), _shade(base, 1.25)
+    if texture == "grain":
+        y = 0.0
+        while y < height:
+            y += rng.uniform(10, 34)
+            amp, freq, phase = rng.uniform(4, 22), rng.uniform(0.002, 0.006), rng.uniform(0, 6)
+            points = [(x, y + amp * math.sin(x * freq + phase)) for x in range(0, width + 40, 40)]
+            draw.line(points, fill=dark if rng.random() < 0.6 else light, width=rng.randint(2, 5))
+    elif texture == "weave":
+        step = rng.randint(36, 60)
+        for i in range(0, width, step):
+            draw.rectangle((i, 0, i + step // 2, height), fill=dark)
+        for j in range(0, height, step):
+            for i in range(0, width, step * 2):
+                offset = step if (j // step) % 2 else 0
+                draw.rectangle((i + offset, j, i + offset + step // 2, j + step // 2), fill=light)
+    elif texture == "brushed":
+        for y in range(0, height, 3):
+            if rng.random() < 0.5:
+                draw.line((0, y, width, y), fill=dark if rng.random() < 0.5 else light)
+    elif texture == "veins":
+        for _ in range(9):
+            x, y = rng.uniform(0, width), rng.uniform(0, height)
+            points = []
+            for _ in range(14):
+                points.append((x, y))
+                x, y = x + rng.uniform(40, 140), y + rng.uniform(-80, 80)
+            draw.line(points, fill=_shade(base, 0.6), width=rng.randint(2, 6))
+    elif texture == "bubbles":
+        for _ in range(70):
+            r = rng.uniform(6, 40)
+            x, y = rng.uniform(0, width), rng.uniform(0, height)
+            draw.ellipse((x - r, y - r, x + r, y + r), outline=light, width=3)
+    elif texture == "fibres":
+        for _ in range(900):
+            x, y = rng.uniform(0, width), rng.uniform(0, height)
+            a = rng.uniform(0, math.pi)
+            length = rng.uniform(8, 30)
+            end = (x + length * math.cos(a), y + length * math.sin(a))
+            draw.line(((x, y), end), fill=dark if rng.random() < 0.5 else light, width=2)
+    else:  # speckle
+        for _ in range(1600):
+            r = rng.uniform(1.5, 5)
+            x, y = rng.uniform(0, width), rng.uniform(0, height)
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=dark if rng.random() < 0.7 else light)
+    return picture
+
+
+def _room_picture(parent: str) -> Image.Image:
+    """Three families of a top category side by side, on a shelf of the room."""
+    families = [f for f in FAMILIES if f.parent == parent][:3]
+    top, bottom, ink, accent, paper = PALETTES[parent][0]
+    picture = _gradient(top, bottom, horizontal=False)
+    draw = ImageDraw.Draw(picture)
+    width, height = PICTURE_SIZE
+    draw.rectangle((0, 800, width, height), fill=_shade(bottom, 0.88))
+    colours = {"ink": ink, "accent": accent, "paper": paper}
+    boxes = [(140 + i * 460, 380, 560 + i * 460, 800) for i in range(len(families))]
+    for box, family in zip(boxes, families, strict=False):
+        _shadow(picture, box, bottom)
+        _silhouette(ImageDraw.Draw(picture), SHAPES[family.shape], box, colours)
+    return picture
+
+
 def _gradient(top: str, bottom: str, *, horizontal: bool) -> Image.Image:
-    size = PICTURE_SIZE
-    mask = Image.linear_gradient("L")
-    if horizontal:
-        mask = mask.rotate(90)
-    mask = mask.resize(size)
-    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
+    """Drawn in 4-pixel bands (a resized gradient image costs far more)."""
+    width, height = PICTURE_SIZE
+    start, end = ImageColor.getrgb(top)[:3], ImageColor.getrgb(bottom)[:3]
+    picture = Image.new("RGB", PICTURE_SIZE, top)
+    draw = ImageDraw.Draw(picture)
+    steps = width if horizontal else height
+    for i in range(0, steps, 4):
+        t = i / steps
+        colour = tuple(int(a + (b - a) * t) for a, b in zip(start, end, strict=True))
+        band = (i, 0, i + 3, height) if horizontal else (0, i, width, i + 3)
+        draw.rectangle(band, fill=colour)
+    return picture
 
 
 def _shadow(picture: Image.Image, box: tuple[int, int, int, int], colour: str) -> None:
-    """A blurred ellipse under the object, drawn small and scaled up (blurring is costly)."""
-    scale = 8
-    small = Image.new("L", (picture.width // scale, picture.height // scale), 0)
-    x0, _, x1, y1 = (c // scale for c in box)
-    ImageDraw.Draw(small).ellipse((x0, y1 - 4, x1, y1 + 4), fill=110)
-    mask = small.filter(ImageFilter.GaussianBlur(5)).resize(picture.size)
+    """A blurred ellipse under the object, drawn small and scaled up (blurring is costly),
+    over the object's width only."""
+    scale, pad = 8, 64
+    x0, _, x1, y1 = box
+    region = (int(x0) - pad, int(y1) - pad, int(x1) + pad, int(y1) + pad)
+    width, height = region[2] - region[0], region[3] - region[1]
+    small = Image.new("L", (max(1, width // scale), max(1, height // scale)), 0)
+    middle = pad // scale
+    ImageDraw.Draw(small).ellipse((middle, middle - 4, small.width - middle, middle + 4), fill=110)
+    mask = small.filter(ImageFilter.GaussianBlur(5)).resize((width, height))
     dark = tuple(int(channel * 0.55) for channel in ImageColor.getrgb(colour))
-    picture.paste(dark, mask=mask)
+    picture.paste(dark, region, mask)
 
 
 def _silhouette(
@@ -1732,24 +1927,39 @@ def _silhouette(
     shape: list[tuple[Any, ...]],
     box: tuple[int, int, int, int],
     colours: dict[str, str],
+    *,
+    angle: float = 0.0,
+    mirror: bool = False,
 ) -> None:
+    """Draw ``shape`` (unit-box coordinates) into ``box``; turned by ``angle`` (radians)
+    about the box's foot and mirrored if asked: the parts become polygons, so turning costs
+    nothing (a rotated bitmap layer cost more than the rest of the picture)."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
+    cx, cy = x0 + w / 2, y1
+    cos, sin = math.cos(angle), math.sin(angle)
 
     def at(u: float, v: float) -> tuple[float, float]:
-        return x0 + u * w, y0 + v * h
+        if mirror:
+            u = 1 - u
+        px, py = x0 + u * w - cx, y0 + v * h - cy
+        return cx + px * cos - py * sin, cy + px * sin + py * cos
 
     for primitive, *args in shape:
         fill = colours[args[-1]]
         if primitive == "poly":
             draw.polygon([at(u, v) for u, v in args[0]], fill=fill)
             continue
-        rect = (*at(args[0], args[1]), *at(args[2], args[3]))
-        if primitive == "rect":
-            draw.rectangle(rect, fill=fill)
-        elif primitive == "rrect":
-            draw.rounded_rectangle(rect, radius=min(w, h) * 0.04, fill=fill)
-        elif primitive == "ellipse":
-            draw.ellipse(rect, fill=fill)
+        u0, v0, u1, v1 = args[:4]
+        if primitive in ("rect", "rrect"):
+            draw.polygon([at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)], fill=fill)
+            continue
+        mid_u, mid_v, ru, rv = (u0 + u1) / 2, (v0 + v1) / 2, (u1 - u0) / 2, (v1 - v0) / 2
+        outline = [
+            at(mid_u + ru * math.cos(t), mid_v + rv * math.sin(t))
+            for t in (2 * math.pi * k / 48 for k in range(48))
+        ]
+        if primitive == "ellipse":
+            draw.polygon(outline, fill=fill)
         elif primitive == "ring":
-            draw.ellipse(rect, outline=fill, width=max(4, int(w * 0.04)))
+            draw.line([*outline, outline[0]], fill=fill, width=max(4, int(w * 0.04)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
@@ -28,6 +29,8 @@ from shop import queue
 from shop.accounts.models import User
 from shop.accounts.services import make_reset_token
 from shop.clock import utcnow
+from shop.config import DEFAULT_LOCALE
+from shop.emails import contact, transport
 from shop.emails.services import message_id_for, queue_email
 from shop.extensions import db
 from shop.invoices import services as invoices
@@ -36,6 +39,7 @@ from shop.invoices.services import InvoiceError
 from shop.orders.models import Order, Shipment
 from shop.orders.services import email_context
 from shop.outbox.models import OutboxEvent
+from shop.platform.services import stored
 
 log = logging.getLogger("shop.outbox")
 
@@ -137,6 +141,34 @@ def send_password_reset(event: OutboxEvent) -> None:
     )
 
 
+def shop_address() -> str:
+    """Where the shop reads its mail: the contact email of the store identity, else the
+    address the shop sends from."""
+    saved = stored(["legal_email"]).get("legal_email", "").strip()
+    return saved or parseaddr(transport.mail_from())[1]
+
+
+def send_contact_message(event: OutboxEvent) -> None:
+    """A visitor's message from the contact page, to the shop, in the shop's language. The
+    mail layer sets no Reply-To: the body gives the visitor's address to answer to."""
+    to = shop_address()
+    if not to:
+        log.warning("contact message dropped: the shop has no address", extra={"event": event.id})
+        return
+    payload = event.payload
+    queue_email(
+        "contact_message",
+        to,
+        DEFAULT_LOCALE,
+        message_id=_message_id(event),
+        name=payload["name"],
+        email=payload["email"],
+        subject=payload["subject"],
+        message=payload["message"],
+        sender_locale=payload.get("locale", ""),
+    )
+
+
 def _with_document(issue: Callable[[OutboxEvent], Invoice], kind: str, **extra: str) -> Handler:
     """Issue the legal document first, in the event's transaction, then tell the customer:
     the invoice exists from the payment on, whether or not a mail can be sent (an anonymized
@@ -180,4 +212,5 @@ HANDLERS: dict[str, Handler] = {
     "order_cancelled": _order_email("order_cancelled"),
     "order_refunded": _with_document(_issue_credit_note, "order_refunded", refund_amount="amount"),
     "order_shipped": send_shipped,
+    contact.EVENT: send_contact_message,
 }

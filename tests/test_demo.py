@@ -283,7 +283,8 @@ def test_every_product_has_pictures_stored_through_the_upload_pipeline(ctx):
     assert len(per_product) == PRODUCTS
     assert set(per_product.values()) <= {1, 2, 3}
     files = {i.path for i in pictures}
-    assert len(files) <= 40
+    # one overall view per product, a close-up per material, a room per top category
+    assert len(files) <= PRODUCTS + len(demo.MATERIALS) + len(demo.PARENTS)
     media = Path(ctx.config["MEDIA_ROOT"])
     for image in pictures:
         assert (media / image.path).is_file()
@@ -292,6 +293,40 @@ def test_every_product_has_pictures_stored_through_the_upload_pipeline(ctx):
         assert image.path.endswith(f"{image.sha256[:16]}.jpg")
     positions = Counter((i.product_id, i.position) for i in pictures)
     assert set(positions.values()) == {1}
+
+
+def test_no_two_products_of_a_category_show_the_same_first_picture(ctx):
+    first = {}
+    for image in scalars(db.select(ProductImage).where(ProductImage.position == 0)):
+        first[image.product_id] = image.sha256
+    per_category: dict[int, list[str]] = {}
+    for product in scalars(db.select(Product)):
+        per_category.setdefault(product.category_id, []).append(first[product.id])
+    for shown in per_category.values():
+        assert len(set(shown)) == len(shown)
+
+
+def test_write_to_us_in_descriptions_links_to_the_contact_page(ctx):
+    texts = scalars(db.select(ProductTranslation))
+    french = [t.description for t in texts if t.locale == "fr" and "Écrivez-nous" in t.description]
+    english = [t.description for t in texts if t.locale == "en" and "Write to us" in t.description]
+    assert french and english
+    assert all(re.search(r'<a href="/fr/contact"[^>]*>Écrivez-nous</a>', d) for d in french)
+    assert all(re.search(r'<a href="/en/contact"[^>]*>Write to us</a>', d) for d in english)
+
+
+def test_the_demo_fills_the_home_page_hero(ctx):
+    from shop.platform import hero
+
+    assert hero.texts("fr")["link"] == "/fr/categories/chaises"
+    assert hero.texts("en")["button"] == "Discover the chairs"
+
+
+def test_pictures_are_drawn_the_same_every_time_without_text():
+    key = ("product", "chaises/chene", 42)
+    assert demo.draw_picture(key) == demo.draw_picture(key)
+    assert demo.draw_picture(key) != demo.draw_picture(("product", "chaises/chene", 43))
+    assert "ImageFont" not in Path(demo.__file__).read_text()  # no watermark, no monogram
 
 
 def test_loading_again_adds_nothing(ctx):

@@ -263,11 +263,30 @@ def _attach_first_images(cards: list[Card]) -> None:
 # -- pages -------------------------------------------------------------------------------
 
 
-def home(locale: str) -> tuple[list[tuple[str, str, str]], Listing]:
-    """Featured categories (name, slug, description) and featured products."""
-    categories = db.session.execute(
-        select(CategoryTranslation.name, CategoryTranslation.slug, CategoryTranslation.description)
+@dataclass
+class HomeCategory:
+    name: str
+    slug: str
+    description: str
+    image: ProductImage | None = None  # its shared picture, else one of its products'
+
+
+def home(locale: str) -> tuple[list[HomeCategory], Listing]:
+    """Featured top categories, each with a picture, and the featured products in stock.
+
+    A category's picture is the image it is shared with (``og_image``), else the first
+    picture of one of its products or its subcategories' (featured products first): one
+    more query, whatever the number of categories, when some have no shared image."""
+    rows = db.session.execute(
+        select(
+            Category.id,
+            CategoryTranslation.name,
+            CategoryTranslation.slug,
+            CategoryTranslation.description,
+            ProductImage,
+        )
         .join(Category, Category.id == CategoryTranslation.category_id)
+        .outerjoin(ProductImage, ProductImage.id == Category.og_image_id)
         .where(
             CategoryTranslation.locale == locale,
             Category.featured.is_(True),
@@ -275,8 +294,41 @@ def home(locale: str) -> tuple[list[tuple[str, str, str]], Listing]:
         )
         .order_by(Category.position, Category.id)
     ).all()
-    featured = _listing(locale, ListingFilters(), Product.featured.is_(True))
-    return [tuple(c) for c in categories], featured
+    pictures = {r[0]: r[4] for r in rows if r[4] is not None}
+    pictures.update(_product_pictures([r[0] for r in rows if r[4] is None]))
+    categories = [HomeCategory(r[1], r[2], r[3], pictures.get(r[0])) for r in rows]
+    featured = _listing(locale, ListingFilters(in_stock=True), Product.featured.is_(True))
+    return categories, featured
+
+
+def _product_pictures(category_ids: list[int]) -> dict[int, ProductImage]:
+    """{top category id: the first picture of its products or its subcategories'}, featured
+    products first; one query."""
+    if not category_ids:
+        return {}
+    root = func.coalesce(Category.parent_id, Category.id)
+    ranked = (
+        select(
+            ProductImage.id.label("image_id"),
+            root.label("root_id"),
+            func.row_number()
+            .over(
+                partition_by=root,
+                order_by=(Product.featured.desc(), Product.id, ProductImage.position),
+            )
+            .label("rank"),
+        )
+        .join(Product, Product.id == ProductImage.product_id)
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.status == ProductStatus.ACTIVE, root.in_(category_ids))
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ranked.c.root_id, ProductImage)
+        .join(ranked, ranked.c.image_id == ProductImage.id)
+        .where(ranked.c.rank == 1)
+    ).all()
+    return {root_id: image for root_id, image in rows}
 
 
 def top_categories(locale: str) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from shop.catalogue.addresses import redirect_for
 from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.config import LOCALES
 from shop.i18n import absolute, localized_route, negotiate_lang, query_args
+from shop.platform import hero
 from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE
 from shop.web.htmx import render, wants_fragment
 from shop.web.storefront import bp, meta
@@ -200,6 +201,7 @@ def home() -> Response:
         }
         main = render_template(
             "storefront/home.html",
+            hero=hero.texts(lang),
             categories=categories,
             listing=featured,
             lang=lang,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import request
 from werkzeug.wrappers import Response
 
+from shop import page_cache
 from shop.accounts.permissions import Permission
 from shop.platform import bank
 from shop.platform import services as platform
@@ -42,6 +43,7 @@ def _save(
             {key: value for key, value in changed.items() if value or keep_empty},
             remove=[key for key, value in changed.items() if not (value or keep_empty)],
         )
+    page_cache.catalogue_changed()  # the storefront's footer names the payment methods
     return True
 
 

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from shop import page_cache
 from shop.accounts.permissions import Permission
 from shop.checkout import settings as checkout_settings
 from shop.emails import transport
@@ -135,6 +136,7 @@ def settings_identity() -> Response:
                 {key: value for key, value in changed.items() if value},
                 remove=[key for key, value in changed.items() if not value],
             )
+        page_cache.catalogue_changed()  # the storefront's footer shows the legal mentions
         return saved_response(
             "admin/settings/identity.html",
             "admin/settings/_identity_form.html",
@@ -202,6 +204,7 @@ def settings_payment() -> Response:
                 after={key: None for key in present},
             ):
                 platform.update_settings({}, remove=present)
+            page_cache.catalogue_changed()  # the footer names the payment methods
         return saved_response(
             "admin/settings/payment.html",
             "admin/settings/_payment_form.html",
@@ -242,6 +245,7 @@ def settings_payment() -> Response:
             {key: value for key, value in changed.items() if key not in STRIPE_SECRETS},
             secrets={key: value for key, value in changed.items() if key in STRIPE_SECRETS},
         )
+    page_cache.catalogue_changed()  # the footer names the payment methods
     return saved_response(
         "admin/settings/payment.html",
         "admin/settings/_payment_form.html",
