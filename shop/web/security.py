@@ -56,6 +56,7 @@ def form_view(view: V) -> V:
 PUBLIC_TOKEN_PREFIX = "p."  # noqa: S105 (a marker, not a secret)
 PUBLIC_TOKEN_SALT = "comptoir-public-csrf"  # noqa: S105 (a salt, not a secret)
 PUBLIC_TOKEN_BLUEPRINTS = frozenset({"cart"})
+PUBLIC_PAGE_BLUEPRINTS = frozenset({"storefront", "cart", None})
 _PUBLIC_TOKEN_REFRESH = 60  # seconds: one token per process and minute
 
 
@@ -78,9 +79,16 @@ def has_session_cookie() -> bool:
 
 
 def form_token() -> str:
-    """``csrf_token()`` in templates: the session token for visitors who have a session or
-    are signed in, else the public one (no session is made for it)."""
-    if has_session_cookie() or current_user.is_authenticated:
+    """``csrf_token()`` in templates: on the storefront's and the cart's pages (and pages of
+    no blueprint: errors), the public token for a visitor who has no session and is not
+    signed in (no session is made for it); everywhere else, and for everyone else, the
+    session token. (Pages with a form of their own, sign-in or checkout, make the session
+    anyway: their header token must be the session's for their HTMX posts.)"""
+    if (
+        request.blueprint not in PUBLIC_PAGE_BLUEPRINTS
+        or has_session_cookie()
+        or current_user.is_authenticated
+    ):
         return generate_csrf()
     return public_token()
 
@@ -96,11 +104,11 @@ def _same_origin() -> bool:
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":
         return False
-    ours = request.host_url.rstrip("/")
+    ours = {request.host_url.rstrip("/"), _origin(current_app.config.get("PUBLIC_BASE_URL"))}
     if (origin := request.headers.get("Origin")) is not None:
-        return origin == ours
+        return origin in ours
     if referer := request.headers.get("Referer"):
-        return _origin(referer) == ours
+        return _origin(referer) in ours
     return True
 
 
