@@ -57,7 +57,7 @@ PUBLIC_TOKEN_PREFIX = "p."  # noqa: S105 (a marker, not a secret)
 PUBLIC_TOKEN_SALT = "comptoir-public-csrf"  # noqa: S105 (a salt, not a secret)
 PUBLIC_TOKEN_BLUEPRINTS = frozenset({"cart"})
 PUBLIC_PAGE_BLUEPRINTS = frozenset({"storefront", "cart", None})
-_PUBLIC_TOKEN_REFRESH = 60  # seconds: one token per process and minute
+_PUBLIC_TOKEN_REFRESH = 3600  # seconds: one token per process and hour (valid for 8 h)
 
 
 def _public_serializer() -> URLSafeTimedSerializer:
@@ -65,7 +65,8 @@ def _public_serializer() -> URLSafeTimedSerializer:
 
 
 def public_token() -> str:
-    """The session-less token (the same for every visitor during a minute)."""
+    """The session-less token (the same for every visitor during an hour: cached pages are
+    compressed once per token, see ``shop.web.compression``)."""
     state = current_app.extensions.setdefault("comptoir_public_csrf", {"at": 0.0, "token": ""})
     now = time.time()
     if now - state["at"] > _PUBLIC_TOKEN_REFRESH:

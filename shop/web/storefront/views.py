@@ -80,7 +80,7 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
             body = compression.remembered(
                 key,
                 lambda: compression.compress(
-                    page["html"].replace(CSRF_PLACEHOLDER, token).encode(), encoding, best=True
+                    page["html"].replace(CSRF_PLACEHOLDER, token).encode(), encoding
                 ),
             )
             response = Response(body, mimetype="text/html")
