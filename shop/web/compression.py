@@ -1,7 +1,8 @@
 """Compressed responses: gzip, and brotli when the ``brotli`` package is installed.
 
 Every text response (HTML, CSS, JS, SVG, JSON, XML) of 1 KiB or more is compressed for a
-client that accepts it, in an ``after_request`` hook. The storefront's cached pages are
+client that accepts it, in an ``after_request`` hook, except those carrying the session's
+CSRF token (BREACH, see ``compress_response``). The storefront's cached pages are
 compressed once, not per request: the page a visitor without a session gets is the same
 bytes for everyone during an hour (its only per-request part is the public CSRF token,
 see ``shop.web.security``), so its compressed body is kept per process, keyed by the page,
@@ -16,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 try:
@@ -108,6 +109,13 @@ def compress_response(response: Response) -> Response:
         return response
     response.vary.add("Accept-Encoding")
     if "Content-Encoding" in response.headers:
+        return response
+    if g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
+        # BREACH: the session's CSRF token is the same in every response (Flask-WTF does
+        # not mask it), and a page may reflect what a request asked for (the search
+        # box): compressing both together would let the length of encrypted responses
+        # reveal the token. Responses with a session token go uncompressed; the public
+        # token of the cached pages is no secret.
         return response
     encoding = negotiate()
     if encoding is None:
