@@ -218,18 +218,18 @@ class SessionInterface(SecureCookieSessionInterface):
     Flask-Login looks at it on every request. A request without the session cookie has an
     empty session, and when the response sets no cookie either its ``Vary: Cookie`` only
     stops caches: left out on private responses (the storefront's pages: nobody's shared
-    cache keeps them) and on responses that never depend on the session (static files,
-    ``g.session_free``). A public response to a request without the cookie keeps it.
+    cache keeps them). Static files (``g.session_free``) never depend on the session: no
+    ``Vary: Cookie`` for them, whatever cookies come. A public response to a request
+    without the cookie keeps it.
     """
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if (
-            not session
-            and not session.modified
-            and self.get_cookie_name(app) not in request.cookies
-            and (g.get("session_free") or not response.cache_control.public)
-        ):
-            return
+        if not session.modified:
+            if g.get("session_free"):
+                return  # a static file, whoever asks for it
+            no_cookie = self.get_cookie_name(app) not in request.cookies
+            if not session and no_cookie and not response.cache_control.public:
+                return
         super().save_session(app, session, response)
 
 
