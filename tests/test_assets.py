@@ -87,6 +87,10 @@ def test_static_urls_are_fingerprinted_and_served_for_a_year(client, catalogue):
     assert plain.data == original
     assert not cookies_set(plain) and not varies_on_cookie(plain)
 
+    csrf_token(client, "/fr/compte/connexion")  # now with a session cookie
+    with_session = client.get(f"/static/{hashed}")
+    assert not cookies_set(with_session) and not varies_on_cookie(with_session)
+
     assert client.get("/static/css/shop.0123456789.css").status_code == 404
     assert client.get("/static/../shop/config.py").status_code == 404
 
