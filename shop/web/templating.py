@@ -87,5 +87,10 @@ def init_app(app: Flask) -> None:
     compression.init_app(app)
 
     @app.context_processor
+    def session_less_csrf_token() -> dict[str, Any]:
+        # over Flask-WTF's context processor, registered before this one
+        return {"csrf_token": security.form_token}
+
+    @app.context_processor
     def current_language() -> dict[str, Any]:
         return {"lang": g.get("lang") or str(get_locale() or "fr")}
