@@ -48,7 +48,20 @@ def fingerprinted(name: str, digest: str) -> str:
     return f"{head}{slash}{base}"
 
 
+_LOADED: dict[tuple[str, int, int], Asset] = {}  # per process: apps made again reuse them
+
+
 def _load(folder: Path, path: Path) -> Asset:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if (known := _LOADED.get(key)) is not None:
+        return known
+    asset = _read(folder, path, stat.st_mtime_ns)
+    _LOADED[key] = asset
+    return asset
+
+
+def _read(folder: Path, path: Path, mtime_ns: int) -> Asset:
     body = path.read_bytes()
     digest = hashlib.sha256(body).hexdigest()
     plain = path.relative_to(folder).as_posix()
@@ -61,7 +74,7 @@ def _load(folder: Path, path: Path) -> Asset:
         mimetype=mimetype,
         body=body,
         etag=digest[:32],
-        mtime_ns=path.stat().st_mtime_ns,
+        mtime_ns=mtime_ns,
     )
     if compression.compressible(mimetype) and len(body) >= compression.MIN_SIZE:
         encodings = ["gzip"] + (["br"] if compression.brotli is not None else [])
