@@ -141,11 +141,14 @@ def serve_static(filename: str) -> Response:
         asset = files.by_plain.get(filename)
         cache_control = SHORT
     if asset is None:
+        if current_app.debug:  # a file added since start-up
+            return current_app.send_static_file(filename)
         raise NotFound()
-    encoding = compression.negotiate() if asset.encoded else None
-    body = asset.encoded.get(encoding, asset.body) if encoding else asset.body
+    accepted = request.accept_encodings
+    encoding = next((e for e in ("br", "gzip") if e in asset.encoded and accepted[e]), None)
+    body = asset.encoded[encoding] if encoding else asset.body
     response = Response(body, mimetype=asset.mimetype)
-    if body is not asset.body:
+    if encoding:
         response.headers["Content-Encoding"] = encoding
         response.set_etag(f"{asset.etag}-{encoding}")
     else:
