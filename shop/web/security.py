@@ -136,18 +136,20 @@ def _check_csrf() -> None:
     view = current_app.view_functions.get(request.endpoint)
     if view is None:
         return
+    form_checks_itself = getattr(view, _FORM_VIEW_FLAG, False)
+    exempt = current_app.config.get("CSRF_EXEMPT_BLUEPRINTS", ())
+    if not form_checks_itself and request.blueprint in exempt:
+        return
     token = _submitted_token()
     if token and token.startswith(PUBLIC_TOKEN_PREFIX):
         if _public_token_ok(token):
             g.csrf_valid = True
             return
-        if not getattr(view, _FORM_VIEW_FLAG, False):
+        if not form_checks_itself:
             csrf.protect()  # refused: 400
         return  # the view's own check refuses it (its token does not validate)
-    if getattr(view, _FORM_VIEW_FLAG, False):
+    if form_checks_itself:
         _accept_header_token()
-        return
-    if request.blueprint in current_app.config.get("CSRF_EXEMPT_BLUEPRINTS", ()):
         return
     csrf.protect()
 
