@@ -305,7 +305,7 @@ def test_a_conditional_request_still_answers_304(client, catalogue):
 
 def _jpeg() -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (64, 48), (120, 90, 60)).save(out, "JPEG")
+    Image.new("RGB", (300, 240), (120, 90, 60)).save(out, "JPEG")
     return out.getvalue()
 
 
