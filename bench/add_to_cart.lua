@@ -1,7 +1,8 @@
 -- wrk script: HTMX add-to-cart, one shopper per wrk thread (run with -tN -cN: wrk's Lua state
 -- is per thread, so one connection per thread makes the state one shopper's).
 --
--- Each shopper GETs a product page (BENCH_PAGE) and keeps its session cookie and the CSRF
+-- Each shopper GETs a product page (BENCH_PAGE) and keeps its session cookie (if the shop
+-- sets one: a visitor without a session gets the session-less token) and the CSRF
 -- token of <meta name="csrf-token">, then POSTs /fr/panier/ajouter (HX-Request, X-CSRFToken,
 -- variant_id=BENCH_VARIANT, quantity=1) again and again with its cookies: lang, session and
 -- cart. The cart cookies come from bench/cart.py (one a line in BENCH_CART_COOKIES): wrk's
@@ -50,7 +51,7 @@ function request()
   end
   last = "add"
   return wrk.format("POST", add_path, {
-    ["Cookie"] = "lang=fr; comptoir_session=" .. session .. "; cart=" .. cart,
+    ["Cookie"] = "lang=fr; " .. (session and ("comptoir_session=" .. session .. "; ") or "") .. "cart=" .. cart,
     ["HX-Request"] = "true",
     ["X-CSRFToken"] = token,
     ["Content-Type"] = "application/x-www-form-urlencoded",
@@ -66,7 +67,7 @@ function response(status, headers, text)
   if last == "get" then
     gets = gets + 1
     token = text:match('<meta name="csrf%-token" content="([^"]+)"')
-    if status ~= 200 or session == nil then token = nil end
+    if status ~= 200 then token = nil end
     if token == nil then
       failed = failed + 1
       statuses = statuses .. " GET:" .. status

@@ -246,7 +246,18 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 def wrk_command(args: argparse.Namespace, threads: int, connections: int, seconds: int) -> list:
-    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    """``--accept-encoding``: the header every request of the page and ceiling runs sends
+    (the ceiling does not compress; the shop does, issue 13)."""
+    encoding = getattr(args, "accept_encoding", "")
+    headers = ["-H", f"Accept-Encoding: {encoding}"] if encoding else []
+    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", *headers]
+
+
+def transfer_size(url: str, encoding: str) -> int:
+    """The bytes of the page's body as sent with ``Accept-Encoding: encoding``."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": encoding})
+    with _opener.open(request, timeout=60) as response:
+        return len(response.read())
 
 
 def drive(
@@ -700,7 +711,12 @@ def _embedded(ctx: dict) -> list[str]:
         f"`{cmd} -d{args.duration}s --latency URL` for each. For reference, the same "
         f"ceiling under gunicorn ({args.workers} sync workers, as in production's "
         f"comparison) did **{gunicorn.requests_per_s:,.0f} req/s** (p99 "
-        f"{gunicorn.p99_ms:.2f} ms); the last column compares each page with it.",
+        f"{gunicorn.p99_ms:.2f} ms); the last column compares each page with it. "
+        + (
+            f"Every request sends `Accept-Encoding: {args.accept_encoding}` (size: as sent)."
+            if args.accept_encoding
+            else "No `Accept-Encoding` (bodies uncompressed)."
+        ),
         "",
         "| page | URL | size (KB) | req/s | p50 (ms) | p99 (ms) "
         "| Werkzeug ceiling req/s | ceiling p99 (ms) | % of ceiling | target | meets targets "
@@ -1002,6 +1018,8 @@ def run_embedded(ctx: dict, args: argparse.Namespace, tmp: Path) -> None:
         for name, url in urls.items():
             body, elapsed = fetch(url)
             sizes[name] = len(body.encode())
+            if args.accept_encoding:
+                sizes[name] = transfer_size(url, args.accept_encoding)
             log(f"{name}: {url} -> 200, {sizes[name]} bytes, fetched in {elapsed:.3f} s")
         log(f"ceiling under gunicorn: wrk {args.warmup}s warm-up + {args.duration}s...")
         gunicorn_result = drive(f"{gunicorn.base}/", args)[0]
@@ -1076,6 +1094,12 @@ def main() -> int:
         type=int,
         default=3,
         help="cart: rounds of (ceiling, add to cart), --duration split between them",
+    )
+    parser.add_argument(
+        "--accept-encoding",
+        default="",
+        help="storefront, embedded: send this Accept-Encoding with each page request "
+        "(e.g. 'gzip, br'; default: none, bodies uncompressed)",
     )
     parser.add_argument("--orders-clients", type=int, default=8)
     parser.add_argument("--orders-duration", type=int, default=15)

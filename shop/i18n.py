@@ -126,16 +126,23 @@ def absolute(url: str) -> str:
 
 
 def remember_lang(response: Any) -> Any:
+    """Remember the language of the page in a cookie when it tells something: a visitor
+    without the cookie reading the language their browser asks for gets none (the
+    storefront's cached pages set no cookie for them)."""
     lang = g.get("lang")
-    if lang and request.cookies.get(LANG_COOKIE) != lang:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-            httponly=True,
-        )
+    cookie = request.cookies.get(LANG_COOKIE)
+    if not lang or cookie == lang:
+        return response
+    if cookie is None and lang == (request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE):
+        return response
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+    )
     return response
 
 

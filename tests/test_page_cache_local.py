@@ -164,16 +164,26 @@ def test_a_flash_is_shown_to_its_visitor_only(shop):
 
 
 def test_each_visitor_gets_their_own_csrf_token(shop, statements):
+    """Issue 13: a visitor without a session gets the session-less token (the same for
+    everyone, accepted by the cart only, see shop.web.security) and no cookie; a visitor
+    with a session gets their own token in the same cached page."""
     first, second = shop.test_client(), shop.test_client()
     page_one = html_of(first.get(PRODUCT))
     with statements() as seen:
-        page_two = html_of(second.get(PRODUCT))
+        anonymous = second.get(PRODUCT)
     assert seen == []  # the same cached page
-    token_one, token_two = CSRF_META.search(page_one)[1], CSRF_META.search(page_two)[1]
-    assert token_one != token_two
+    assert "Set-Cookie" not in anonymous.headers
+    token_one, public = CSRF_META.search(page_one)[1], CSRF_META.search(html_of(anonymous))[1]
+    assert token_one == public and public.startswith("p.")
+    second.get("/fr/compte/connexion")  # a page with a form of its own: a session
+    with statements() as seen:
+        page_two = html_of(second.get(PRODUCT))
+    assert not any("product" in statement for statement in seen), seen
+    token_two = CSRF_META.search(page_two)[1]
+    assert token_two != public and not token_two.startswith("p.")
     assert "__comptoir_csrf_token__" not in page_two
     # the add-to-cart form carries the visitor's own token
-    assert page_two.count(token_two) >= 2 and token_one not in page_two
+    assert page_two.count(token_two) >= 2 and public not in page_two
 
 
 # -- changes -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from shop.catalogue import pricing, queries
 from shop.catalogue.images import fallback_url, srcset
 from shop.extensions import db
 from shop.urls import public_url
+from shop.web import assets, compression, security
 from shop.web.order_status import order_status_label
 
 
@@ -78,8 +79,18 @@ def init_app(app: Flask) -> None:
         image_srcset=srcset,
         order_status_label=order_status_label,
         price_reduction=pricing.reduction,
+        static_url=assets.static_url,
+        # the session-less token for visitors without a session (shop.web.security)
+        csrf_token=security.form_token,
     )
     app.jinja_env.filters["money"] = money
+    assets.init_app(app)
+    compression.init_app(app)
+
+    @app.context_processor
+    def session_less_csrf_token() -> dict[str, Any]:
+        # over Flask-WTF's context processor, registered before this one
+        return {"csrf_token": security.form_token}
 
     @app.context_processor
     def current_language() -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
@@ -26,8 +25,10 @@ from shop.catalogue.queries import ListingFilters, PageOutOfRange
 from shop.config import LOCALES
 from shop.i18n import absolute, localized_route, negotiate_lang, query_args
 from shop.platform import hero
+from shop.web import compression
 from shop.web.cart.cookie import COOKIE_NAME as CART_COOKIE
 from shop.web.htmx import render, wants_fragment
+from shop.web.security import PUBLIC_TOKEN_PREFIX, form_token
 from shop.web.storefront import bp, meta
 from shop.web.storefront.params import listing_filters
 
@@ -72,13 +73,26 @@ def serve(parts_key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Re
         response = Response(status=304)
     elif plain_visit and not wants_fragment():
         page = page_cache.cached((*parts_key, g.lang, "page"), lambda: _whole_page(build))
-        html = page["html"].replace(CSRF_PLACEHOLDER, generate_csrf())
-        response = Response(html, mimetype="text/html")
+        token = form_token()
+        encoding = compression.negotiate()
+        if encoding and token.startswith(PUBLIC_TOKEN_PREFIX):
+            # The same bytes for every visitor without a session: compressed once.
+            key = (*parts_key, g.lang, page_cache.version(), token, encoding)
+            body = compression.remembered(
+                key,
+                lambda: compression.compress(
+                    page["html"].replace(CSRF_PLACEHOLDER, token).encode(), encoding
+                ),
+            )
+            response = Response(body, mimetype="text/html")
+            response.headers["Content-Encoding"] = encoding
+        else:
+            response = Response(page["html"].replace(CSRF_PLACEHOLDER, token), mimetype="text/html")
     else:
         parts = page_cache.cached((*parts_key, g.lang), build)
         g.alternates = _alternates(parts)
         target = parts.get("fragment_target")
-        token = generate_csrf()
+        token = form_token()
         if wants_fragment() and target and request.headers.get("HX-Target") == target:
             html = parts["fragment"].replace(CSRF_PLACEHOLDER, token)
             response = Response(html, mimetype="text/html")
