@@ -89,9 +89,17 @@ def form_token() -> str:
         request.blueprint not in PUBLIC_PAGE_BLUEPRINTS
         or has_session_cookie()
         or current_user.is_authenticated
+        or _renders_own_form()
     ):
         return generate_csrf()
     return public_token()
+
+
+def _renders_own_form() -> bool:
+    """A page whose view checks a form of its own (``form_view``, e.g. the contact page):
+    its form posts outside the cart, so its header token must be the session's too."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _FORM_VIEW_FLAG, False))
 
 
 def _submitted_token() -> str | None:
