@@ -27,7 +27,7 @@ from flask_babel import force_locale, format_date
 from markupsafe import Markup
 from PIL import ImageFile
 
-from shop import sql
+from shop import queue, sql
 from shop.config import LOCALES
 from shop.extensions import db
 from shop.invoices.models import Invoice
@@ -111,6 +111,16 @@ def stored_pdf(invoice: Invoice, locale: str | None = None) -> Path | None:
         return None
     path = invoices_root() / relative
     return path if path.exists() else None
+
+
+def ask_for(invoice: Invoice, locale: str | None = None) -> None:
+    """Ask the worker for a PDF a request found missing (``stored_pdf`` gave None): the
+    pending documents' job when the document of record is not rendered yet, else a job for
+    this one file (a courtesy copy never asked for, or a file lost from disk)."""
+    if invoice.pdf_path is None:
+        queue.enqueue("shop.jobs.render_pending_documents")
+    else:
+        queue.enqueue("shop.jobs.render_document", invoice.id, locale or invoice.locale)
 
 
 def pending_ids(limit: int = 100) -> list[int]:

@@ -12,9 +12,8 @@ from typing import Any
 from flask import g, request, send_file
 from werkzeug.wrappers import Response
 
-from shop import queue
 from shop.invoices.models import Invoice
-from shop.invoices.pdf import stored_pdf
+from shop.invoices.pdf import ask_for, stored_pdf
 from shop.invoices.queries import Document
 from shop.orders.models import Order, OrderStatus
 from shop.web.htmx import render
@@ -65,10 +64,7 @@ def send_document(invoice: Invoice, order_url: str) -> Response:
 
 
 def _being_prepared(invoice: Invoice, locale: str, order_url: str) -> Response:
-    if invoice.pdf_path is None:  # not rendered yet: its job is queued or running
-        queue.enqueue("shop.jobs.render_pending_documents")
-    else:  # a courtesy copy never asked for, or a file lost from disk
-        queue.enqueue("shop.jobs.render_document", invoice.id, locale)
+    ask_for(invoice, locale)
     response = render(
         "invoices/preparing.html",
         documents=[],

@@ -19,7 +19,6 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from shop import queue
 from shop.accounts.permissions import Permission
 from shop.backoffice import orders as admin_queries
 from shop.backoffice import payments as backoffice
@@ -27,7 +26,7 @@ from shop.backoffice import resend
 from shop.backoffice.orders import OrderDetail
 from shop.extensions import db
 from shop.invoices.models import Invoice
-from shop.invoices.pdf import stored_pdf
+from shop.invoices.pdf import ask_for, stored_pdf
 from shop.orders import fulfilment
 from shop.orders import services as orders
 from shop.orders.models import OrderStatus
@@ -435,10 +434,7 @@ def orders_invoice(invoice_id: int) -> Response:
         abort(404)
     path = stored_pdf(invoice)
     if path is None:
-        if invoice.pdf_path is None:
-            queue.enqueue("shop.jobs.render_pending_documents")
-        else:  # lost from disk: rendered again from its snapshot
-            queue.enqueue("shop.jobs.render_document", invoice.id, invoice.locale)
+        ask_for(invoice)
         flash(
             _(
                 "%(number)s is being prepared: its PDF will be ready in a few moments.",
