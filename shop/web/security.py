@@ -97,7 +97,10 @@ def form_token() -> str:
 
 def _renders_own_form() -> bool:
     """A page whose view checks a form of its own (``form_view``, e.g. the contact page):
-    its form posts outside the cart, so its header token must be the session's too."""
+    its form posts outside the cart, so its header token must be the session's too. The
+    cart's own views check their forms too, but they accept the public token."""
+    if request.blueprint in PUBLIC_TOKEN_BLUEPRINTS:
+        return False
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, _FORM_VIEW_FLAG, False))
 
