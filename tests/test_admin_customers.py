@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from shop.accounts.models import User
 from shop.audit.models import AuditLog
+from shop.emails import contact
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.emails.services import queue_email
 from shop.extensions import db
@@ -23,6 +25,7 @@ from shop.invoices.pdf import render_pdf
 from shop.orders import fulfilment
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus, Shipment
+from shop.outbox.models import OutboxEvent, OutboxStatus
 from tests import order_factory
 from tests.admin_support import admin_csrf, login_staff
 from tests.conftest import PASSWORD, Auth
@@ -253,6 +256,7 @@ def test_export_streams_a_zip_of_json_files_and_is_audited_without_personal_data
         "carts.json",
         "consent.json",
         "emails.json",
+        "contact_messages.json",
     ]
     data = {name: json.loads(archive.read(name)) for name in archive.namelist()}
     assert data["account.json"]["email"] == "jeanne@example.com"
@@ -278,6 +282,7 @@ def test_export_streams_a_zip_of_json_files_and_is_audited_without_personal_data
     assert data["consent.json"]["marketing_email"] is True
     assert {(m["kind"], m["to"]) for m in data["emails.json"]} == mailed
     assert "text_body" not in data["emails.json"][0]  # bodies may hold a reset link
+    assert data["contact_messages.json"] == []
     with app.app_context():
         entry = db.session.scalars(select(AuditLog)).one()
         assert (entry.action, entry.entity_type, entry.entity_id) == (
@@ -404,6 +409,60 @@ def test_anonymize_scrubs_the_person_keeps_orders_and_invoices_and_blocks_login(
     again = client.post(url, data={"csrf_token": admin_csrf(client), "confirm": "y"})
     assert again.status_code == 409
     assert "Ce client a déjà été anonymisé." in again.get_data(as_text=True)
+
+
+def _write_from_the_contact_page(app: Flask, email: str, text: str) -> None:
+    name = "Paul Durand" if email.startswith("paul") else "Jeanne Moreau"
+    with app.app_context(), force_locale("fr"):
+        contact.send_contact_message(
+            name=name, email=email, subject="Ma commande", message=text, locale="fr"
+        )
+
+
+def test_contact_messages_are_exported_then_scrubbed_with_the_customer(app, jeanne):
+    _write_from_the_contact_page(app, "Jeanne@Example.com", "J’habite 12 rue des Lilas.")
+    deliver_outbox(app)  # mailed to the shop
+    _write_from_the_contact_page(app, "jeanne@example.com", "Toujours rien reçu.")  # waiting
+    _write_from_the_contact_page(app, "paul@example.com", "Bonjour de Paul.")  # someone else
+    client = _staff(app)
+    exported = client.post(
+        f"/admin/customers/{jeanne['user']}/export", data={"csrf_token": admin_csrf(client)}
+    )
+    archive = zipfile.ZipFile(io.BytesIO(exported.get_data()))
+    messages = json.loads(archive.read("contact_messages.json"))
+    assert [m["message"] for m in messages] == [
+        "J’habite 12 rue des Lilas.",
+        "Toujours rien reçu.",
+    ]
+    response = client.post(
+        f"/admin/customers/{jeanne['user']}/anonymize",
+        data={"csrf_token": admin_csrf(client), "confirm": "y"},
+    )
+    assert response.status_code == 303
+    placeholder = f"anonymized-{jeanne['user']}@anonymized.invalid"
+    with app.app_context():
+        events = db.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == contact.EVENT).order_by(OutboxEvent.id)
+        ).all()
+        assert [(e.payload["email"], e.payload["message"], e.status) for e in events] == [
+            (placeholder, "", OutboxStatus.DONE),
+            (placeholder, "", OutboxStatus.DEAD),  # never mailed now
+            ("paul@example.com", "Bonjour de Paul.", OutboxStatus.PENDING),
+        ]
+        assert "Moreau" not in json.dumps([e.payload for e in events])
+        to_shop = db.session.scalars(
+            select(EmailMessage).where(EmailMessage.kind == "contact_message")
+        ).all()
+        assert len(to_shop) == 1  # the first one, mailed before the erasure
+        assert to_shop[0].to_address != placeholder  # still the shop's
+        assert (to_shop[0].subject, to_shop[0].text_body, to_shop[0].html_body) == ("", "", "")
+    deliver_outbox(app)
+    with app.app_context():
+        bodies = db.session.scalars(
+            select(EmailMessage.text_body).where(EmailMessage.kind == "contact_message")
+        ).all()
+        assert len(bodies) == 2 and "Bonjour de Paul." in "".join(bodies)  # only Paul's
+        assert "Lilas" not in "".join(bodies) and "rien reçu" not in "".join(bodies)
 
 
 def test_anonymize_waits_for_orders_in_progress(app, make_user, variants):

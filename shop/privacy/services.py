@@ -3,15 +3,17 @@
 **Export** (right of access, art. 15; portability, art. 20): ``export_files(user_id)`` gathers
 the account, the addresses used at checkout, the orders with their lines, payments, refunds
 and shipments, the list of invoices and credit notes, the carts with their history, the
-consent state and the emails sent; ``zip_stream(files)`` writes them as JSON files of a ZIP
-archive, chunk by chunk. A fixed number of queries whatever the size of the history. Left
-out on purpose: the cart cookie tokens and the bodies of emails (a password-reset mail
-carries a working link: the export would hand staff a key to the account).
+consent state, the emails sent and the messages written from the contact page;
+``zip_stream(files)`` writes them as JSON files of a ZIP archive, chunk by chunk. A fixed
+number of queries whatever the size of the history. Left out on purpose: the cart cookie
+tokens and the bodies of emails (a password-reset mail carries a working link: the export
+would hand staff a key to the account).
 
 **Anonymization** (right to erasure, art. 17, within the limits of art. 17(3)(b): records the
 law requires us to keep): ``anonymize(user_id)`` scrubs the person from the account and from
 their orders (names, addresses, phone, email), shipments (tracking numbers, which open the
-delivery address at the carrier's), carts and emails, in one transaction, while every order
+delivery address at the carrier's), carts, emails and the messages they sent from the
+contact page, in one transaction, while every order
 keeps its number, amounts, lines, taxes and payments for the accounting retention period
 (10 years, Code de commerce art. L123-22). What stays, by law:
 
@@ -51,7 +53,7 @@ from shop.accounts.models import Role, User
 from shop.cart.models import Cart, CartEvent, CartRecoveryEmail, CartRecoveryToken
 from shop.catalogue.models import ProductVariant
 from shop.clock import utcnow
-from shop.emails import suppression
+from shop.emails import contact, suppression
 from shop.emails.models import EmailMessage, EmailStatus
 from shop.extensions import db
 from shop.invoices.models import Invoice
@@ -70,6 +72,7 @@ EXPORT_FILES = (
     "carts.json",
     "consent.json",
     "emails.json",
+    "contact_messages.json",
 )
 
 
@@ -103,6 +106,7 @@ class Anonymized:
     orders: int
     carts: int
     emails: int
+    contact_messages: int = 0
 
 
 def placeholder_email(user_id: int) -> str:
@@ -145,7 +149,7 @@ def _address_key(address: dict[str, Any]) -> tuple[str, ...]:
 
 def export_files(user_id: int) -> list[tuple[str, Any]]:
     """(file name, JSON-able content) of everything held on a customer, in ``EXPORT_FILES``
-    order. Reads only; fourteen queries at most, whatever the history's size."""
+    order. Reads only; fifteen queries at most, whatever the history's size."""
     user = _customer(user_id)
     orders = (
         db.session.execute(
@@ -209,6 +213,7 @@ def export_files(user_id: int) -> list[tuple[str, Any]]:
         .where(EmailMessage.to_address.in_(sorted(addresses_to)))
         .order_by(EmailMessage.created_at, EmailMessage.id)
     ).all()
+    messages = contact.messages_from(addresses_to)
 
     addresses: list[dict[str, Any]] = []
     seen: set[tuple[str, ...]] = set()
@@ -290,6 +295,19 @@ def export_files(user_id: int) -> list[tuple[str, Any]]:
                     "sent_at": _when(m.sent_at),
                 }
                 for m in emails
+            ],
+        ),
+        (
+            "contact_messages.json",
+            [
+                {
+                    "name": m.payload.get("name", ""),
+                    "email": m.payload.get("email", ""),
+                    "subject": m.payload.get("subject", ""),
+                    "message": m.payload.get("message", ""),
+                    "sent_at": _when(m.created_at),
+                }
+                for m in messages
             ],
         ),
     ]
@@ -512,6 +530,7 @@ def anonymize(user_id: int) -> Anonymized:
         .values(to_address=placeholder, text_body="", html_body="")
         .execution_options(synchronize_session=False)
     ).rowcount
+    messages = contact.forget_sender(old_addresses, placeholder)
     user.email = placeholder
     user.password_hash = "!anonymized:" + secrets.token_hex(16)  # no argon2 hash: never matches
     user.marketing_consent = False
@@ -520,4 +539,6 @@ def anonymize(user_id: int) -> Anonymized:
     user.is_active_account = False
     user.anonymized_at = utcnow()
     db.session.commit()
-    return Anonymized(orders=len(orders), carts=len(carts), emails=emails)
+    return Anonymized(
+        orders=len(orders), carts=len(carts), emails=emails, contact_messages=messages
+    )
