@@ -158,6 +158,8 @@ def test_sitemaps_list_every_public_page_in_both_languages(client, app, catalogu
     assert set(listed) == {
         f"{BASE}/fr/",
         f"{BASE}/en/",
+        f"{BASE}/fr/contact",
+        f"{BASE}/en/contact",
         f"{BASE}/fr/categories/mobilier",
         f"{BASE}/en/categories/furniture",
         f"{BASE}/fr/categories/chaises",
@@ -169,7 +171,7 @@ def test_sitemaps_list_every_public_page_in_both_languages(client, app, catalogu
     }
     french = [url for url in listed if url.startswith(f"{BASE}/fr/")]
     english = [url for url in listed if url.startswith(f"{BASE}/en/")]
-    assert len(french) == len(english) == 4 + 3
+    assert len(french) == len(english) == 5 + 3
 
 
 def test_drafts_and_categories_or_tags_without_active_products_are_absent(client, catalogue):
@@ -239,8 +241,9 @@ def test_child_sitemaps_paginate_on_the_configured_page_size(client, app, catalo
         "products-2.xml",
         "products-3.xml",
     ]
-    assert sizes == [2] * 7
-    assert len(listed) == 14
+    # The fixed pages (home and contact) are one file whatever the size: 2 pages × 2 languages.
+    assert sizes == [4] + [2] * 6
+    assert len(listed) == 16
     assert beyond.status_code == 404
     assert len(index_locs(client)) == 4  # back to one file per kind
 
@@ -261,8 +264,9 @@ def test_unknown_sitemap_files_answer_404(client, catalogue, path):
 def test_empty_shop_still_has_an_index_and_its_home_pages(client):
     assert index_locs(client) == [f"{BASE}/sitemaps/pages-1.xml"]
     listed = all_listed(client)
-    assert set(listed) == {f"{BASE}/fr/", f"{BASE}/en/"}
+    assert set(listed) == {f"{BASE}/fr/", f"{BASE}/en/", f"{BASE}/fr/contact", f"{BASE}/en/contact"}
     assert listed[f"{BASE}/fr/"]["lastmod"] is None
+    assert listed[f"{BASE}/fr/contact"]["lastmod"] is None
 
 
 @contextmanager
@@ -309,7 +313,7 @@ def test_one_query_per_sitemap_file_whatever_the_catalogue_size(app, client):
         chairs, tag = first.category_id, first.tags[0].id
         for i in range(3, 12):
             add_chair(i, chairs, tag)
-    assert len(all_listed(client)) == 2 * (1 + 2 + 1 + 12)
+    assert len(all_listed(client)) == 2 * (2 + 2 + 1 + 12)
 
     with_twelve = queries_per_file(app, client)
 
@@ -726,7 +730,7 @@ def test_seo_check_finds_nothing_wrong_with_the_storefront(app):
 
     assert [str(problem) for problem in report.problems] == []
     assert report.sitemaps == 5
-    assert report.pages == 2 * (1 + 2 + 1 + 3)
+    assert report.pages == 2 * (2 + 2 + 1 + 3)  # home and contact, 2 categories, a tag, 3 products
     assert report.links > 0 and report.links_not_checked == 0
 
 
@@ -738,7 +742,7 @@ def test_seo_check_passes_on_the_storefront_test_catalogue(app):
     report = check.run(app)
 
     assert [str(problem) for problem in report.problems] == []
-    assert report.pages == 2 * (1 + 3 + 2 + 12)
+    assert report.pages == 2 * (2 + 3 + 2 + 12)
 
 
 def test_seo_check_command_exits_non_zero_and_names_each_problem(app):
@@ -766,7 +770,7 @@ def test_seo_check_command_exits_non_zero_and_names_each_problem(app):
 
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("seo-check: 5 sitemaps, 14 pages, ")
+    assert lines[0].startswith("seo-check: 5 sitemaps, 16 pages, ")
     assert lines[1] == "seo-check: 3 problems (status 1, json-ld 2)"
     assert sorted(lines[2:]) == [
         f"[json-ld] {BASE}/en/products/stool: block 1: Product without offers",
@@ -855,7 +859,7 @@ def test_noindex_items_leave_the_sitemaps_and_their_pages_say_so(app, client, ca
     }
     assert not gone & set(listed)
     assert f"{BASE}/fr/categories/mobilier" in listed  # its parent still lists the chairs
-    assert len(listed) == 2 * (1 + 1 + 2)  # home, Mobilier, two chairs
+    assert len(listed) == 2 * (2 + 1 + 2)  # home, contact, Mobilier, two chairs
     for url in gone:
         response = client.get(url.removeprefix(BASE))
         page = response.get_data(as_text=True)

@@ -129,6 +129,24 @@ def test_filters_tag_price_stock_and_sort(client, catalogue):
     assert dear_first[0] == "table-en-chene-n-1"  # 45 €
 
 
+def test_the_drawer_button_counts_the_filters_in_force(client, catalogue, hx):
+    plain = html_of(client.get("/fr/categories/mobilier?sort=price_asc"))  # a sort: no filter
+    assert '<span id="active-filters"></span>' in plain
+    url = "/fr/categories/mobilier?tag=bois-massif&min=20&stock=1&sort=price_asc"
+    narrowed = html_of(client.get(url))
+    assert '<span class="badge badge-accent" aria-hidden="true">3</span>' in narrowed
+    assert "(3\u00a0filtres appliqués)" in narrowed or "(3 filtres appliqués)" in narrowed
+    # An HTMX change of the form swaps the results and, out of band, the count.
+    fragment = html_of(
+        client.get(url.replace("min=20&", ""), headers=hx(**{"HX-Target": "results"}))
+    )
+    assert fragment.lstrip().startswith('<section id="results"')
+    assert '<span id="active-filters" hx-swap-oob="true">' in fragment
+    assert 'aria-hidden="true">2</span>' in fragment
+    english = html_of(client.get("/en/categories/furniture?stock=1"))
+    assert "(1 filter applied)" in english
+
+
 def test_filtered_pages_are_noindex_and_canonical_to_the_listing(client, catalogue):
     html = html_of(client.get("/fr/categories/mobilier?tag=bois-massif&sort=price_asc"))
     assert '<meta name="robots" content="noindex, follow">' in html

@@ -60,6 +60,12 @@ class ListingFilters:
         )
 
     @property
+    def active_count(self) -> int:
+        """The filters in force (each tag, each price bound, stock); the sort is not one."""
+        bounds = (self.min_price, self.max_price)
+        return len(self.tags) + sum(b is not None for b in bounds) + int(self.in_stock)
+
+    @property
     def inverted(self) -> bool:
         return (
             self.min_price is not None

@@ -32,6 +32,7 @@ from shop.catalogue.models import (
 )
 from shop.config import DEFAULT_LOCALE, LOCALES
 from shop.extensions import db
+from shop.platform.models import PlatformConfig
 from shop.seo import PRIVATE_PATHS
 
 PAGE_SIZE = 50_000  # URLs per child sitemap: the protocol's limit
@@ -171,11 +172,20 @@ def _pages_lastmod() -> Select[Any]:
     )
 
 
+def _identity_lastmod() -> Select[Any]:
+    """The contact page is a form under the header (categories) and the footer, which shows
+    the store identity: it changes with the catalogue or the identity."""
+    return db.select(func.max(PlatformConfig.updated_at)).where(
+        PlatformConfig.key.like("legal\\_%", escape="\\")
+    )
+
+
 # -- the index ---------------------------------------------------------------------------
 
 
 def sitemap_index(*, base_url: str, page_size: int = PAGE_SIZE) -> list[ChildSitemap]:
-    """Every child sitemap with rows, in one query; ``pages`` always has the home page."""
+    """Every child sitemap with rows, in one query; ``pages`` always has the home and
+    contact pages."""
     per_file = entries_per_file(page_size)
     parts = [
         db.select(
@@ -217,8 +227,17 @@ def sitemap_entries(
     if kind == "pages":
         if number != 1:
             return []
-        lastmod = db.session.execute(_pages_lastmod()).scalar_one()
-        return [Entry(home_alternates(base_url), _utc(lastmod))]
+        found, identity = db.session.execute(
+            db.select(
+                _pages_lastmod().scalar_subquery(), _identity_lastmod().scalar_subquery()
+            )
+        ).one()
+        lastmod, identity = _utc(found), _utc(identity)
+        contact = max((moment for moment in (lastmod, identity) if moment), default=None)
+        return [
+            Entry(home_alternates(base_url), lastmod),
+            Entry(page_alternates(base_url, "storefront.contact"), contact),
+        ]
     per_file = entries_per_file(page_size)
     listed = ROWS[kind](base_url).subquery()
     rows = db.session.execute(
@@ -243,6 +262,16 @@ def home_alternates(base_url: str) -> dict[str, str]:
         locale: base_url + adapter.build("storefront.home", {"lang": locale}) for locale in LOCALES
     }
     alternates[X_DEFAULT] = base_url + adapter.build("storefront.choose_language", {})
+    return alternates
+
+
+def page_alternates(base_url: str, endpoint: str) -> dict[str, str]:
+    """A fixed page of the shop (the contact page) in each language; x-default: French."""
+    adapter = current_app.url_map.bind("localhost")
+    alternates = {
+        locale: base_url + adapter.build(endpoint, {"lang": locale}) for locale in LOCALES
+    }
+    alternates[X_DEFAULT] = alternates[DEFAULT_LOCALE]
     return alternates
 
 

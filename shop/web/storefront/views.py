@@ -373,7 +373,7 @@ def _listing_parts(
     main = render_template("storefront/listing.html", **context, csrf_placeholder=CSRF_PLACEHOLDER)
     fragment = render_template(
         "storefront/_results.html", **context, csrf_placeholder=CSRF_PLACEHOLDER
-    )
+    ) + render_template("storefront/_active_filters.html", filters=context["filters"], oob=True)
     return {
         "meta": page_meta,
         "alternates": alternates,
