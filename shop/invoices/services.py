@@ -50,26 +50,12 @@ from shop.extensions import db
 from shop.invoices.models import Invoice, InvoiceKind, InvoiceSequence
 from shop.orders.models import Order, OrderStatus, Refund
 from shop.orders.services import lock_order
+from shop.platform.legal import IDENTITY_KEYS
 from shop.platform.services import get_setting, set_setting
 
 log = logging.getLogger("shop.invoices")
 __all__ = ["issue_credit_note", "issue_invoice", "load_demo_identity"]
 
-# Seller identity, from ``platform_config`` (edited in the back office's settings).
-IDENTITY_KEYS = (
-    "legal_name",
-    "trade_name",
-    "legal_form",
-    "share_capital",  # minor units of the shop's currency
-    "legal_address",
-    "siret",
-    "vat_number",
-    "rcs",
-    "gst_number",
-    "qst_number",
-    "legal_email",
-    "legal_phone",
-)
 PAID_STATUSES = frozenset(
     {
         OrderStatus.PAID,

@@ -18,6 +18,22 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
+# The store identity, one setting each in ``platform_config`` (the back office's identity
+# form edits them, invoices print them, the storefront's footer shows them).
+IDENTITY_KEYS = (
+    "legal_name",
+    "trade_name",
+    "legal_form",
+    "share_capital",  # minor units of the shop's currency
+    "legal_address",
+    "siret",
+    "vat_number",
+    "rcs",
+    "gst_number",
+    "qst_number",
+    "legal_email",
+    "legal_phone",
+)
 LA_POSTE_SIREN = "356000000"
 EU_VAT_PREFIXES = frozenset(
     [

@@ -17,22 +17,11 @@ from shop import page_cache
 from shop.extensions import db
 from shop.payments import stripe_gateway
 from shop.platform import bank
+from shop.platform.legal import IDENTITY_KEYS
 from shop.platform.services import PRICES_INCLUDE_TAX, configured
 from shop.web.storefront import bp
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})  # as ``platform.prices_include_tax``
-IDENTITY_KEYS = (
-    "legal_name",
-    "trade_name",
-    "legal_form",
-    "share_capital",
-    "legal_address",
-    "siret",
-    "vat_number",
-    "rcs",
-    "legal_email",
-    "legal_phone",
-)
 
 
 def _saved(key: str) -> str:

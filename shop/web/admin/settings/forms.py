@@ -187,20 +187,7 @@ class IdentityForm(FlaskForm):
         return values
 
 
-IDENTITY_FIELDS = (
-    "legal_name",
-    "trade_name",
-    "legal_form",
-    "share_capital",
-    "legal_address",
-    "siret",
-    "vat_number",
-    "rcs",
-    "gst_number",
-    "qst_number",
-    "legal_email",
-    "legal_phone",
-)
+IDENTITY_FIELDS = legal.IDENTITY_KEYS  # the form has one field per identity setting
 
 
 # -- tax rates -------------------------------------------------------------------------------
