@@ -34,7 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench" / "lighthouse"
 RESULTS = ROOT / "bench" / "results" / "lighthouse"
+BIN = Path(sys.executable).parent  # the venv running this script (a worktree has none of its own)
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+METRICS = ("largest-contentful-paint", "total-blocking-time")  # milliseconds
 
 
 def free_port() -> int:
@@ -58,16 +60,17 @@ def serve_demo(workdir: Path) -> tuple[subprocess.Popen, str]:
         "FLASK_APP": "shop",
         "SHOP_INSTANCE_PATH": str(workdir),
         "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),  # this checkout's code, not the one the venv was installed from
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    flask = [str(ROOT / ".venv" / "bin" / "flask")]
+    flask = [str(BIN / "flask")]
     subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*flask, "shop", "seed-demo", "--if-empty"], env=env, cwd=ROOT, check=True)
     port = free_port()
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            str(BIN / "gunicorn"),
             "-w",
             "2",
             "-b",
@@ -125,7 +128,17 @@ def pages(base: str, lang: str) -> tuple[dict[str, str], str]:
     }, cookie
 
 
-def measure(binary: Path, url: str, cookie: str | None, name: str, run: int) -> dict[str, int]:
+def warm(urls: dict[str, str], cookie: str) -> None:
+    """Each page asked for a few times first, so that every gunicorn worker has rendered
+    (and cached) it: the figures are those of a running shop, not of a page's first
+    render after start-up (the embedded demo has no shared Redis page cache)."""
+    for name, url in urls.items():
+        headers = {"Cookie": cookie} if name in ("cart", "checkout") else {}
+        for _ in range(6):
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30).read()
+
+
+def measure(binary: Path, url: str, cookie: str | None, name: str, run: int) -> dict[str, float]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = RESULTS / f"{name}-{run}.json"
     command = [
@@ -140,8 +153,11 @@ def measure(binary: Path, url: str, cookie: str | None, name: str, run: int) -> 
         command.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
     env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
-    categories = json.loads(report.read_text())["categories"]
-    return {key: round(categories[key]["score"] * 100) for key in CATEGORIES}
+    result = json.loads(report.read_text())
+    scores = {key: round(result["categories"][key]["score"] * 100) for key in CATEGORIES}
+    audits = result["audits"]
+    metrics = {key: audits[key]["numericValue"] for key in METRICS}
+    return scores | metrics
 
 
 def main() -> int:
@@ -149,6 +165,7 @@ def main() -> int:
     parser.add_argument("--base", help="a running shop (default: serve the embedded demo)")
     parser.add_argument("--lang", default="fr", choices=("fr", "en"))
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--only", nargs="*", help="page types to measure (default: all six)")
     args = parser.parse_args()
     binary = lighthouse_bin()
     server, workdir = None, None
@@ -159,15 +176,27 @@ def main() -> int:
             workdir = Path(tempfile.mkdtemp(prefix="comptoir-lighthouse-"))
             server, base = serve_demo(workdir)
         urls, cookie = pages(base, args.lang)
-        print(f"{'page':10} " + " ".join(f"{c:>15}" for c in CATEGORIES))
+        warm(urls, cookie)
+        print(
+            f"{'page':10} "
+            + " ".join(f"{c:>15}" for c in CATEGORIES)
+            + f" {'LCP ms':>7} {'TBT ms':>7}"
+        )
         for name, url in urls.items():
+            if args.only and name not in args.only:
+                continue
             needs_cart = name in ("cart", "checkout")
             runs = [
                 measure(binary, url, cookie if needs_cart else None, name, n)
                 for n in range(args.runs)
             ]
-            scores = {c: int(statistics.median(r[c] for r in runs)) for c in CATEGORIES}
-            print(f"{name:10} " + " ".join(f"{scores[c]:>15}" for c in CATEGORIES), flush=True)
+            med = {c: statistics.median(r[c] for r in runs) for c in CATEGORIES + METRICS}
+            print(
+                f"{name:10} "
+                + " ".join(f"{int(med[c]):>15}" for c in CATEGORIES)
+                + "".join(f" {med[m]:>7.0f}" for m in METRICS),
+                flush=True,
+            )
     finally:
         if server is not None:
             server.terminate()
