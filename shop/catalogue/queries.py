@@ -30,6 +30,7 @@ from shop.extensions import db
 from shop.inventory.models import InventoryItem
 
 PAGE_SIZE = 24
+HOME_FEATURED = 8  # four rows on a phone, two on a laptop: the home page stays short
 SORTS = ("relevance", "price_asc", "price_desc", "newest")
 SEARCH_CONFIG = {"fr": "fr_unaccent", "en": "en_unaccent"}
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -174,6 +175,7 @@ def _listing(
     filters: ListingFilters,
     *conditions,
     rank=None,
+    page_size: int = PAGE_SIZE,
 ) -> Listing:
     if filters.inverted:
         return Listing([], 0, filters.page)
@@ -203,8 +205,8 @@ def _listing(
         .join(title, and_(title.product_id == Product.id, title.locale == locale))
         .where(*where)
         .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset((filters.page - 1) * PAGE_SIZE)
+        .limit(page_size)
+        .offset((filters.page - 1) * page_size)
         .cte("page_ids")
     )
     variant_count = (
@@ -248,7 +250,7 @@ def _listing(
         for r in rows
     ]
     _attach_first_images(cards)
-    return Listing(cards, rows[0][8], filters.page)
+    return Listing(cards, rows[0][8], filters.page, page_size)
 
 
 def _attach_first_images(cards: list[Card]) -> None:
@@ -278,7 +280,8 @@ class HomeCategory:
 
 
 def home(locale: str) -> tuple[list[HomeCategory], Listing]:
-    """Featured top categories, each with a picture, and the featured products in stock.
+    """Featured top categories, each with a picture, and the first ``HOME_FEATURED``
+    featured products in stock.
 
     A category's picture is the image it is shared with (``og_image``), else the first
     picture of one of its products or its subcategories' (featured products first): one
@@ -303,7 +306,12 @@ def home(locale: str) -> tuple[list[HomeCategory], Listing]:
     pictures = {r[0]: r[4] for r in rows if r[4] is not None}
     pictures.update(_product_pictures([r[0] for r in rows if r[4] is None]))
     categories = [HomeCategory(r[1], r[2], r[3], pictures.get(r[0])) for r in rows]
-    featured = _listing(locale, ListingFilters(in_stock=True), Product.featured.is_(True))
+    featured = _listing(
+        locale,
+        ListingFilters(in_stock=True),
+        Product.featured.is_(True),
+        page_size=HOME_FEATURED,
+    )
     return categories, featured
 
 
