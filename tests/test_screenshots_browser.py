@@ -57,7 +57,12 @@ SHOTS = [
     (f"{name}-{viewport}", path, viewport) for viewport in VIEWPORTS for name, path in PAGES.items()
 ]
 # Fonts ready, lazy images asked for now, every image decoded; the broken ones returned.
+# Parts laid out only near the screen (``content-visibility: auto``: cards below the first
+# rows, the footer) are laid out now, as a shopper scrolling down sees them.
 SETTLE = """async () => {
+  for (const el of document.querySelectorAll("*")) {
+    if (getComputedStyle(el).contentVisibility === "auto") el.style.contentVisibility = "visible";
+  }
   await document.fonts.ready;
   const pictures = [...document.images];
   for (const img of pictures) img.loading = "eager";
