@@ -1,6 +1,11 @@
 """Fixtures: real PostgreSQL, Redis, SMTP and localstripe for the session; an app per test.
 
 Every test that uses ``app`` (or ``client``) starts from empty tables and fresh rate limits.
+
+``make test`` runs the suite on pytest-xdist workers (``-n``, see the Makefile). A session
+fixture is one per worker process: each worker has its own PostgreSQL, Redis, SMTP mailbox,
+localstripe, instance folder, live server and browser, so tests never share state across
+workers. Without ``-n`` the suite runs in one process as before.
 """
 
 from __future__ import annotations
@@ -81,8 +86,9 @@ def test_env(
         "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
         "SETTINGS_ENCRYPTION_KEY": "test-encryption-key",
         "SHOP_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        # Only written into links (nothing listens there), so every worker may use it.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
-        "RQ_QUEUE": "comptoir-test",
+        "RQ_QUEUE": f"comptoir-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
         "MAIL_FROM": "Comptoir <boutique@comptoir.example.com>",
         # Stripe is localstripe, driven by the official library and its fake Stripe.js.
         "STRIPE_SECRET_KEY": "sk_test_comptoir",
