@@ -297,22 +297,32 @@ def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subproc
         stderr=subprocess.STDOUT,
     )
     connection = redis_connection(_session_app)
-    deadline = time.monotonic() + 30
-    while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError(
-                "worker did not start: " + (Path(log.name).read_text() or "(no output)")
-            )
-        time.sleep(0.1)
-    yield process
-    process.send_signal(signal.SIGTERM)
+    # A wait for start-up, not a timing: on a loaded machine (parallel workers, other runs)
+    # importing the worker can take well over 30 s.
+    deadline = time.monotonic() + 180
+    try:
+        while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "worker did not start: " + (Path(log.name).read_text() or "(no output)")
+                )
+            time.sleep(0.1)
+        yield process
+    finally:
+        # Also when it did not register in time: a worker left running would go on taking
+        # the jobs of later tests.
+        _stop(process)
+        log.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    log.close()
 
 
 def _forget_queued_jobs(app: Flask) -> None:
