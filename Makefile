@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := shop
+# `make test` runs the suite on this many pytest-xdist workers, each with its own services
+# (PostgreSQL, Redis, SMTP, localstripe, live server, browser); TEST_WORKERS=0 runs it in one
+# process. Whole files go to one worker (--dist loadfile): module fixtures stay built once.
+TEST_WORKERS ?= 3
 
 .PHONY: run test install system-deps system-deps-test translations compile-translations lint bench clean
 
@@ -40,7 +44,7 @@ run: system-deps install compile-translations
 test: system-deps-test install compile-translations
 	$(BIN)/ruff check shop tests worker.py
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check shop tests worker.py bench

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -51,17 +51,49 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+_LEVEL_KEY = "shop.log_level"
+# The lowest level an app of this process asked for: the loggers' own level (loggers belong
+# to the process, and a test process builds many apps; the last one must not silence the
+# others). Each app's own level is then applied by the handler, see _AppLevel.
+_lowest: int | None = None
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelNamesMapping().get(str(level))
+    if number is None:
+        raise ValueError(f"Unknown level: {level!r}")
+    return number
+
+
+class _AppLevel(logging.Filter):
+    """Lets through a record at or above the ``LOG_LEVEL`` of the app it was logged in (or,
+    outside any app context, of the app that configured logging last)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        level = self.level
+        if has_app_context():
+            level = current_app.extensions.get(_LEVEL_KEY, level)
+        return record.levelno >= level
+
+
 def configure(app: Flask) -> None:
+    global _lowest
+    level = _level_number(app.config["LOG_LEVEL"])
+    app.extensions[_LEVEL_KEY] = level
+    _lowest = level if _lowest is None else min(_lowest, level)
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
-    for name in ("shop", "rq.worker"):
-        logger = logging.getLogger(name)
+    handler.addFilter(_AppLevel(level))
+    for logger in (logging.getLogger("shop"), logging.getLogger("rq.worker"), app.logger):
         logger.handlers = [handler]
-        logger.setLevel(app.config["LOG_LEVEL"])
+        logger.setLevel(_lowest)
         logger.propagate = False
-    app.logger.handlers = [handler]
-    app.logger.setLevel(app.config["LOG_LEVEL"])
-    app.logger.propagate = False
 
     request_log = logging.getLogger("shop.request")
 

@@ -1,6 +1,11 @@
 """Fixtures: real PostgreSQL, Redis, SMTP and localstripe for the session; an app per test.
 
 Every test that uses ``app`` (or ``client``) starts from empty tables and fresh rate limits.
+
+``make test`` runs the suite on pytest-xdist workers (``-n``, see the Makefile). A session
+fixture is one per worker process: each worker has its own PostgreSQL, Redis, SMTP mailbox,
+localstripe, instance folder, live server and browser, so tests never share state across
+workers. Without ``-n`` the suite runs in one process as before.
 """
 
 from __future__ import annotations
@@ -81,8 +86,9 @@ def test_env(
         "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
         "SETTINGS_ENCRYPTION_KEY": "test-encryption-key",
         "SHOP_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        # Only written into links (nothing listens there), so every worker may use it.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
-        "RQ_QUEUE": "comptoir-test",
+        "RQ_QUEUE": f"comptoir-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
         "MAIL_FROM": "Comptoir <boutique@comptoir.example.com>",
         # Stripe is localstripe, driven by the official library and its fake Stripe.js.
         "STRIPE_SECRET_KEY": "sk_test_comptoir",
@@ -291,22 +297,32 @@ def rq_worker(test_env: dict[str, str], _session_app: Flask) -> Iterator[subproc
         stderr=subprocess.STDOUT,
     )
     connection = redis_connection(_session_app)
-    deadline = time.monotonic() + 30
-    while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError(
-                "worker did not start: " + (Path(log.name).read_text() or "(no output)")
-            )
-        time.sleep(0.1)
-    yield process
-    process.send_signal(signal.SIGTERM)
+    # A wait for start-up, not a timing: on a loaded machine (parallel workers, other runs)
+    # importing the worker can take well over 30 s.
+    deadline = time.monotonic() + 180
+    try:
+        while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "worker did not start: " + (Path(log.name).read_text() or "(no output)")
+                )
+            time.sleep(0.1)
+        yield process
+    finally:
+        # Also when it did not register in time: a worker left running would go on taking
+        # the jobs of later tests.
+        _stop(process)
+        log.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    log.close()
 
 
 def _forget_queued_jobs(app: Flask) -> None:

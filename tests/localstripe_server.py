@@ -5,7 +5,10 @@ upstream leaves empty: ``stripe.createPaymentMethod({type: "card", card: cardEle
 Like Stripe.js, it posts the card to ``POST /v1/payment_methods`` with the publishable key in
 the form body and resolves ``{paymentMethod}`` or ``{error}``; the server side here lets that
 one request through with a publishable key, as Stripe does (upstream only accepts the secret
-key there). Everything else is upstream's own behaviour.
+key there). And its store stays in memory: upstream pickles the whole store to the fixed path
+/tmp/localstripe.pickle after every write, one file for every localstripe on the machine
+(parallel test workers, other checkouts), rewritten ever more slowly as a session's objects
+pile up; each server here starts empty anyway. Everything else is upstream's own behaviour.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
-from localstripe import server
+from localstripe import resources, server
 from localstripe.resources import PaymentMethod
 
 STRIPE_JS_COMPLETION = Path(__file__).with_name("localstripe_stripe_js.js")
@@ -46,6 +49,8 @@ async def stripe_js_as_stripe_has_it(request: web.Request, handler: Handler):
 
 
 def main(port: int) -> None:
+    resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+    resources.Store.try_load_from_disk = lambda self: None  # type: ignore[method-assign]
     # After the error middleware (it turns localstripe's UserError into Stripe's error JSON),
     # before the authentication one.
     server.app.middlewares.insert(1, stripe_js_as_stripe_has_it)

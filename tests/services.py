@@ -1,5 +1,8 @@
 """Real services for the suite, on 127.0.0.1 and free ports below 32768.
 
+Under pytest-xdist each worker process starts its own (session fixtures are per process), on
+ports from its own slice of the range, in its own temporary folders.
+
 Each ``start_*`` returns a handle with ``url`` and ``stop()``. Nothing here is a mock:
 PostgreSQL, redis-server, aiosmtpd and localstripe run for real and are stopped at the end.
 """
@@ -28,11 +31,24 @@ _used_ports: set[int] = set()
 _port_lock = threading.Lock()
 
 
+def _port_range() -> range:
+    """This process's share of 20000-32000: each pytest-xdist worker (gw0, gw1...) draws from
+    its own slice, so two workers never both probe a port free and then race to bind it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or "1")
+    if not worker.startswith("gw") or count <= 1:
+        return range(20000, 32000)
+    size = 12000 // count
+    start = 20000 + int(worker[2:]) % count * size
+    return range(start, start + size)
+
+
 def free_port() -> int:
     """A free TCP port below the ephemeral range (load tests fill that one with TIME-WAITs)."""
+    ports = _port_range()
     with _port_lock:
         for _ in range(500):
-            port = random.randint(20000, 32000)
+            port = random.choice(ports)
             if port in _used_ports:
                 continue
             with socket.socket() as probe:
@@ -42,7 +58,7 @@ def free_port() -> int:
                     continue
             _used_ports.add(port)
             return port
-    raise RuntimeError("no free port below 32768")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def wait_for_port(
@@ -217,7 +233,7 @@ def start_localstripe() -> Service:
     )
     wait_for_port(port, timeout=30, process=process)
     url = f"http://127.0.0.1:{port}"
-    # localstripe keeps state in /tmp/localstripe.pickle: start every session empty.
+    # Every session starts with an empty store (ours never reads or writes a file).
     request = urllib.request.Request(f"{url}/_config/data", method="DELETE")
     urllib.request.urlopen(request, timeout=10).close()
 

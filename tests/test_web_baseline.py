@@ -108,6 +108,29 @@ def test_a_bad_incoming_request_id_is_replaced(client):
     assert len(response.headers["X-Request-ID"]) == 32
 
 
+@pytest.mark.parametrize("levels", [("WARNING", "INFO"), ("INFO", "WARNING")])
+def test_each_app_logs_at_its_own_level_whichever_was_built_last(client, test_env, capsys, levels):
+    # Loggers belong to the process: an app built with a quieter level (as some tests do)
+    # must not silence the apps built before it, nor a louder one make it chatty.
+    from shop.extensions import db
+
+    own = {level: create_app({**test_env, "LOG_LEVEL": level}) for level in levels}
+    try:
+        capsys.readouterr()
+        client.get("/healthz", headers={"X-Request-ID": "session-app-INFO"})
+        for level, app in own.items():
+            app.test_client().get("/healthz", headers={"X-Request-ID": f"own-app-{level}"})
+        err = capsys.readouterr().err.strip().splitlines()
+        logged = [json.loads(line) for line in err]
+        requests = [line["request_id"] for line in logged if line["logger"] == "shop.request"]
+        assert requests == ["session-app-INFO", "own-app-INFO"]
+    finally:
+        for app in own.values():
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
 # -- health --------------------------------------------------------------------------------
 
 
