@@ -380,6 +380,9 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-background-networking",
             "--disable-dev-shm-usage",
         ],
+        # Only the fonts the project installs, whatever else the machine has: screenshots
+        # (tests/test_screenshots_browser.py) render the same on every machine.
+        "env": {**os.environ, "FONTCONFIG_FILE": str(ROOT / "tests" / "fonts.conf")},
     }
 
 
