@@ -118,7 +118,14 @@ def test_embedded_sqlite_default_migrates_seeds_and_serves(tmp_path):
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            list(args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+            # A guard against a hang, not a timing: seeding draws and encodes ~280 pictures
+            # (about a minute alone, several when the suite's workers share the cores).
+            list(args),
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
