@@ -228,9 +228,7 @@ def sitemap_entries(
         if number != 1:
             return []
         found, identity = db.session.execute(
-            db.select(
-                _pages_lastmod().scalar_subquery(), _identity_lastmod().scalar_subquery()
-            )
+            db.select(_pages_lastmod().scalar_subquery(), _identity_lastmod().scalar_subquery())
         ).one()
         lastmod, identity = _utc(found), _utc(identity)
         contact = max((moment for moment in (lastmod, identity) if moment), default=None)
