@@ -146,6 +146,17 @@ def _empty_tables(app: Flask) -> None:
         rules_changed()  # tax rates and shipping methods went with the tables
 
 
+def fresh_state(app: Flask) -> None:
+    """Empty tables and the session app's own rate limits: what ``app`` does before each
+    test, for module-scoped fixtures too. (Flask-Limiter keeps one storage per process,
+    rebound by every create_app(): tests that build an app of their own would leave the
+    shared app counting in their storage.)"""
+    from shop.extensions import limiter
+
+    limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
+    _empty_tables(app)
+
+
 def _limiter_state() -> tuple:
     from shop.extensions import limiter
 
@@ -154,12 +165,7 @@ def _limiter_state() -> tuple:
 
 @pytest.fixture
 def app(_session_app: Flask) -> Iterator[Flask]:
-    # Flask-Limiter keeps one storage per process, rebound by every create_app(): tests that
-    # build an app of their own would leave the shared app counting in their storage.
-    from shop.extensions import limiter
-
-    limiter._storage, limiter._limiter = _session_app.extensions["test_limiter_state"]
-    _empty_tables(_session_app)
+    fresh_state(_session_app)
     yield _session_app
     _empty_tables(_session_app)
 

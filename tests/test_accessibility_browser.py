@@ -28,12 +28,12 @@ from shop.catalogue.models import ProductVariant
 from shop.checkout import settings as checkout_settings
 from shop.checkout.defaults import load_defaults
 from shop.emails import services as emails
-from shop.extensions import db, limiter
+from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests import catalogue_factory, order_factory
 from tests.admin_support import login_staff
-from tests.conftest import PASSWORD, LiveServer, _empty_tables
+from tests.conftest import PASSWORD, LiveServer, _empty_tables, fresh_state
 from tests.order_factory import offer_bank_transfer
 from tests.outbox_support import deliver_outbox
 from tests.test_images import picture
@@ -136,8 +136,7 @@ def site(_session_app: Flask, live_server: LiveServer) -> Iterator[Site]:
     awaiting a card payment. Module-scoped, so it does for the module what the ``app``
     fixture does for one test: empty tables and fresh rate limits around it."""
     app = _session_app
-    limiter._storage, limiter._limiter = app.extensions["test_limiter_state"]
-    _empty_tables(app)
+    fresh_state(app)
     with app.app_context():
         ids = catalogue_factory.build(6)
         load_defaults()

@@ -29,9 +29,9 @@ from shop.catalogue import images
 from shop.catalogue import services as catalogue
 from shop.checkout.defaults import load_defaults
 from shop.demo import draw_picture
-from shop.extensions import db, limiter
+from shop.extensions import db
 from tests import catalogue_factory, screenshots
-from tests.conftest import LiveServer, _empty_tables
+from tests.conftest import LiveServer, _empty_tables, fresh_state
 
 VIEWPORTS = {
     "phone": {
@@ -77,8 +77,7 @@ def shop(_session_app: Flask, live_server: LiveServer) -> Iterator[LiveServer]:
     """One catalogue for the module (the ``app`` fixture would empty it before each shot): the
     factory's 12 products, each with its own drawn picture (seeded by its slug, as the demo
     does), three on product 0."""
-    limiter._storage, limiter._limiter = _session_app.extensions["test_limiter_state"]
-    _empty_tables(_session_app)
+    fresh_state(_session_app)
     with _session_app.app_context():
         ids = catalogue_factory.build(12)
         load_defaults()
